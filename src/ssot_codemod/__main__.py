@@ -1,0 +1,4 @@
+from ssot_codemod.cli import main
+
+if __name__ == "__main__":
+    main()
