@@ -1,0 +1,452 @@
+"""What a module tells us about itself: imports, aliases, classes and their local MRO.
+
+Rules ask this index questions such as "is this class a plain ``unittest.TestCase``?" or "which
+``setUp`` does ``super()`` reach from here?". Anything that depends on code outside the module is
+answered with ``UNKNOWN`` instead of a guess, so rules can report rather than rewrite.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+UNKNOWN = "?"
+LOCAL_PREFIX = "local:"
+BUILTIN_OBJECT = "builtins.object"
+
+TESTCASE_BASES = frozenset({"unittest.TestCase", "unittest.case.TestCase"})
+
+# Bases under which ``async def test_*`` does run (they await coroutine tests themselves), and
+# which run asyncSetUp on their own: a hand-written bridge is not the runner's path there.
+ASYNC_AWARE_BASES = frozenset(
+    {
+        "unittest.IsolatedAsyncioTestCase",
+        "unittest.async_case.IsolatedAsyncioTestCase",
+        "aiounittest.AsyncTestCase",
+        "aiounittest.case.AsyncTestCase",
+        "asynctest.TestCase",
+        "asynctest.case.TestCase",
+        "asynctest.ClockedTestCase",
+        "asynctest.case.ClockedTestCase",
+        "django.test.SimpleTestCase",
+        "django.test.TestCase",
+        "django.test.TransactionTestCase",
+        "django.test.LiveServerTestCase",
+        "django.test.testcases.SimpleTestCase",
+        "django.test.testcases.TestCase",
+        "django.test.testcases.TransactionTestCase",
+        "django.test.testcases.LiveServerTestCase",
+        "rest_framework.test.APISimpleTestCase",
+        "rest_framework.test.APITestCase",
+        "rest_framework.test.APITransactionTestCase",
+        "rest_framework.test.APILiveServerTestCase",
+        "tornado.testing.AsyncTestCase",
+        "tornado.testing.AsyncHTTPTestCase",
+        "aiohttp.test_utils.AioHTTPTestCase",
+        "twisted.trial.unittest.TestCase",
+    }
+)
+
+# Methods these well-known bases define as no-ops; any other name on them is "not defined".
+_KNOWN_BASE_METHODS: dict[str, frozenset[str]] = {
+    **{
+        name: frozenset({"setUp", "tearDown", "setUpClass", "tearDownClass"})
+        for name in TESTCASE_BASES
+    },
+    "unittest.IsolatedAsyncioTestCase": frozenset(
+        {"setUp", "tearDown", "setUpClass", "tearDownClass", "asyncSetUp", "asyncTearDown"}
+    ),
+    BUILTIN_OBJECT: frozenset(),
+}
+
+# unittest machinery: a class that overrides these drives its own test execution (for example a
+# backport of IsolatedAsyncioTestCase), so what we know about TestCase no longer holds for it.
+RUNNER_METHODS = frozenset(
+    {"run", "debug", "__call__", "_callSetUp", "_callTearDown", "_callTestMethod"}
+)
+
+
+@dataclass(frozen=True)
+class InheritedMethod:
+    """Result of a method lookup along the local MRO."""
+
+    owner: str  # class key: "local:Name" or a qualified external name, or UNKNOWN
+    node: cst.FunctionDef | None  # the definition when the owner is a local class
+
+    @property
+    def known(self) -> bool:
+        return self.owner != UNKNOWN
+
+
+NOT_DEFINED = InheritedMethod(BUILTIN_OBJECT, None)
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    node: cst.ClassDef
+    methods: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
+
+    def method(self, name: str) -> cst.FunctionDef | None:
+        """The definition that exists at runtime: the last one in the class body."""
+        defs = self.methods.get(name)
+        return defs[-1] if defs else None
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    is_testcase: bool  # some ancestor is unittest.TestCase
+    is_async_aware: bool  # some ancestor (possibly) awaits coroutine tests itself
+    unknown_bases: tuple[str, ...]  # base expressions we cannot resolve, as source text
+    has_metaclass: bool
+    overrides_runner: bool
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = dotted_name(node.value)
+        return f"{head}.{node.attr.value}" if head else None
+    return None
+
+
+class ModuleIndex:
+    """Bindings and classes of one module, computed once and shared by all rules."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.bindings: dict[str, set[str]] = {}
+        self.star_import = False
+        self.classes: dict[str, ClassInfo] = {}
+        self.class_of_node: dict[int, ClassInfo] = {}
+        self._facts: dict[str, ClassFacts] = {}
+        self._mro: dict[str, list[str] | None] = {}
+        self._pending_aliases: list[tuple[str, cst.BaseExpression]] = []
+        for stmt in module.body:
+            self._index_statement(stmt, top_level=True)
+        for name, value in self._pending_aliases:
+            self.bindings.setdefault(name, set()).update(self.resolve(value))
+        collector = _ClassCollector()
+        module.visit(collector)
+        for info in collector.classes:
+            self.class_of_node[id(info.node)] = info
+            # A name bound to two classes is ambiguous: keep the first, mark the binding unknown.
+            if info.name in self.classes:
+                self.bindings.setdefault(info.name, set()).add(UNKNOWN)
+            else:
+                self.classes[info.name] = info
+
+    # -- bindings ---------------------------------------------------------------------------
+    def _bind(self, name: str, target: str) -> None:
+        self.bindings.setdefault(name, set()).add(target)
+
+    def _index_statement(self, stmt: cst.CSTNode, *, top_level: bool) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self._index_small(small)
+        elif isinstance(stmt, cst.ClassDef):
+            self._bind(stmt.name.value, LOCAL_PREFIX + stmt.name.value)
+        elif isinstance(stmt, cst.FunctionDef):
+            self._bind(stmt.name.value, UNKNOWN)
+        elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
+            # Version gates and optional imports: every branch may bind, so take the union.
+            for child in _compound_blocks(stmt):
+                for inner in child:
+                    self._index_statement(inner, top_level=False)
+
+    def _index_small(self, small: cst.BaseSmallStatement) -> None:
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                full = dotted_name(alias.name) or UNKNOWN
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self._bind(alias.asname.name.value, full)
+                else:
+                    head = full.split(".")[0]
+                    self._bind(head, head)
+        elif isinstance(small, cst.ImportFrom):
+            module_name = dotted_name(small.module) if small.module is not None else ""
+            if small.relative:
+                module_name = "." * len(small.relative) + (module_name or "")
+            if isinstance(small.names, cst.ImportStar):
+                self.star_import = True
+                return
+            for alias in small.names:
+                imported = dotted_name(alias.name) or UNKNOWN
+                local = imported
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
+                self._bind(local, f"{module_name}.{imported}" if module_name else imported)
+        elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+            targets: Sequence[cst.BaseExpression]
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            else:
+                targets = [small.target]
+            value = small.value
+            for target in targets:
+                if isinstance(target, cst.Name):
+                    if value is None:
+                        continue
+                    self._pending_aliases.append((target.value, value))
+                else:
+                    for name in _names_in_target(target):
+                        self._bind(name, UNKNOWN)
+
+    def resolve(self, expr: cst.BaseExpression, _depth: int = 0) -> set[str]:
+        """Possible qualified names of an expression used as a base or callee."""
+        if _depth > 20:
+            return {UNKNOWN}
+        if isinstance(expr, cst.IfExp):
+            return self.resolve(expr.body, _depth + 1) | self.resolve(expr.orelse, _depth + 1)
+        if isinstance(expr, cst.Name):
+            bound = self.bindings.get(expr.value)
+            if bound is None:
+                if expr.value == "object":
+                    return {BUILTIN_OBJECT}
+                return {UNKNOWN}
+            result: set[str] = set()
+            for target in bound:
+                if target.startswith(LOCAL_PREFIX) or target == UNKNOWN or "." in target:
+                    result.add(target)
+                else:
+                    result.add(target)
+            return result
+        if isinstance(expr, cst.Attribute):
+            heads = self.resolve(expr.value, _depth + 1)
+            return {
+                UNKNOWN if h == UNKNOWN or h.startswith(LOCAL_PREFIX) else f"{h}.{expr.attr.value}"
+                for h in heads
+            }
+        return {UNKNOWN}
+
+    def resolves_to(self, expr: cst.BaseExpression, qualified: str) -> bool:
+        return self.resolve(expr) == {qualified}
+
+    # -- classes ----------------------------------------------------------------------------
+    def class_for(self, node: cst.ClassDef) -> ClassInfo | None:
+        return self.class_of_node.get(id(node))
+
+    def base_keys(self, info: ClassInfo) -> list[set[str]]:
+        return [self.resolve(arg.value) for arg in info.node.bases]
+
+    def facts(self, info: ClassInfo) -> ClassFacts:
+        cached = self._facts.get(info.name)
+        if cached is None or self.classes.get(info.name) is not info:
+            cached = self._compute_facts(info, seen=set())
+            self._facts[info.name] = cached
+        return cached
+
+    def _compute_facts(self, info: ClassInfo, seen: set[str]) -> ClassFacts:
+        seen = seen | {info.name}
+        is_testcase = False
+        is_async = False
+        unknown: list[str] = []
+        has_metaclass = any(
+            kw.keyword is not None and kw.keyword.value == "metaclass" for kw in info.node.keywords
+        )
+        overrides_runner = any(name in info.methods for name in RUNNER_METHODS)
+        for arg in info.node.bases:
+            for key in self.resolve(arg.value):
+                if key.startswith(LOCAL_PREFIX):
+                    parent = self.classes.get(key[len(LOCAL_PREFIX) :])
+                    if parent is None or parent.name in seen:
+                        unknown.append(self.module.code_for_node(arg.value))
+                        continue
+                    sub = self._compute_facts(parent, seen)
+                    is_testcase |= sub.is_testcase
+                    is_async |= sub.is_async_aware
+                    unknown.extend(sub.unknown_bases)
+                    has_metaclass |= sub.has_metaclass
+                    overrides_runner |= sub.overrides_runner
+                elif key in ASYNC_AWARE_BASES:
+                    is_async = True
+                elif key in TESTCASE_BASES:
+                    is_testcase = True
+                elif key != BUILTIN_OBJECT:
+                    unknown.append(self.module.code_for_node(arg.value))
+        return ClassFacts(
+            is_testcase=is_testcase,
+            is_async_aware=is_async,
+            unknown_bases=tuple(dict.fromkeys(unknown)),
+            has_metaclass=has_metaclass,
+            overrides_runner=overrides_runner,
+        )
+
+    def mro(self, info: ClassInfo) -> list[str] | None:
+        """C3 linearisation over local classes; external bases are opaque leaves."""
+        key = LOCAL_PREFIX + info.name
+        if key not in self._mro:
+            self._mro[key] = None  # guards against cycles while computing
+            self._mro[key] = self._linearise(info)
+        return self._mro[key]
+
+    def _linearise(self, info: ClassInfo) -> list[str] | None:
+        sequences: list[list[str]] = []
+        direct: list[str] = []
+        for keys in self.base_keys(info):
+            if len(keys) != 1:
+                return None
+            (key,) = keys
+            if key == UNKNOWN:
+                return None
+            direct.append(key)
+            if key.startswith(LOCAL_PREFIX):
+                parent = self.classes.get(key[len(LOCAL_PREFIX) :])
+                if parent is None:
+                    return None
+                parent_mro = self.mro(parent)
+                if parent_mro is None:
+                    return None
+                sequences.append(list(parent_mro))
+            else:
+                sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
+        sequences.append(direct)
+        result = [LOCAL_PREFIX + info.name]
+        while True:
+            sequences = [s for s in sequences if s]
+            if not sequences:
+                return result
+            for seq in sequences:
+                head = seq[0]
+                if not any(head in s[1:] for s in sequences):
+                    break
+            else:
+                return None
+            result.append(head)
+            for seq in sequences:
+                if seq and seq[0] == head:
+                    del seq[0]
+
+    def lookup(self, info: ClassInfo, name: str, *, after: str | None = None) -> InheritedMethod:
+        """The definition of ``name`` an instance sees, or ``super()`` sees from ``after``."""
+        mro = self.mro(info)
+        if mro is None:
+            return InheritedMethod(UNKNOWN, None)
+        if after is not None:
+            if after not in mro:
+                return InheritedMethod(UNKNOWN, None)
+            mro = mro[mro.index(after) + 1 :]
+        for key in mro:
+            if key.startswith(LOCAL_PREFIX):
+                owner = self.classes[key[len(LOCAL_PREFIX) :]]
+                node = owner.method(name)
+                if node is not None:
+                    return InheritedMethod(key, node)
+            elif key in _KNOWN_BASE_METHODS:
+                if name in _KNOWN_BASE_METHODS[key]:
+                    return InheritedMethod(key, None)
+            else:
+                return InheritedMethod(UNKNOWN, None)
+        return NOT_DEFINED
+
+
+class _ClassCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.classes: list[ClassInfo] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = ClassInfo(node.name.value, node)
+        for stmt in class_body(node):
+            if isinstance(stmt, cst.FunctionDef):
+                info.methods.setdefault(stmt.name.value, []).append(stmt)
+        self.classes.append(info)
+
+
+def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
+    body = node.body
+    return body.body if isinstance(body, cst.IndentedBlock) else ()
+
+
+def _compound_blocks(stmt: cst.CSTNode) -> Iterator[Sequence[cst.BaseStatement]]:
+    if isinstance(stmt, cst.If):
+        yield _block(stmt.body)
+        if stmt.orelse is not None:
+            if isinstance(stmt.orelse, cst.If):
+                yield [stmt.orelse]
+            else:
+                yield _block(stmt.orelse.body)
+    elif isinstance(stmt, cst.Try):
+        yield _block(stmt.body)
+        for handler in stmt.handlers:
+            yield _block(handler.body)
+        if stmt.orelse is not None:
+            yield _block(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            yield _block(stmt.finalbody.body)
+    elif isinstance(stmt, cst.With):
+        yield _block(stmt.body)
+
+
+def _block(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+    if isinstance(suite, cst.IndentedBlock):
+        return suite.body
+    assert isinstance(suite, cst.SimpleStatementSuite)
+    return [cst.SimpleStatementLine(body=suite.body)]
+
+
+def _names_in_target(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _names_in_target(element.value)
+
+
+# -- comparing method bodies ------------------------------------------------------------------
+def normalized_function(source: str) -> str | None:
+    """A canonical form of one function's source: comments, whitespace and docstring ignored.
+
+    Returns None when the text does not parse on its own (it should always parse).
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    if not tree.body or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    return normalized_ast_function(tree.body[0])
+
+
+def normalized_ast_function(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    body = list(func.body)
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    parts = [
+        type(func).__name__,
+        ast.dump(func.args),
+        "|".join(ast.dump(d) for d in func.decorator_list),
+        ast.dump(func.returns) if func.returns is not None else "",
+        "|".join(ast.dump(stmt) for stmt in body),
+    ]
+    return "\n".join(parts)
+
+
+def function_key(module: cst.Module, node: cst.FunctionDef) -> str | None:
+    return normalized_function(module.code_for_node(node.with_changes(leading_lines=())))
+
+
+def depends_on_defining_class(module: cst.Module, node: cst.FunctionDef) -> str | None:
+    """Why moving this body to another class would change what it does, or None."""
+    tree = ast.parse(textwrap.dedent(module.code_for_node(node.with_changes(leading_lines=()))))
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Name) and sub.id in ("super", "__class__"):
+            return f"it uses {sub.id}"
+        if isinstance(sub, ast.Attribute) and _is_private(sub.attr):
+            return f"it uses the name-mangled attribute {sub.attr}"
+        if isinstance(sub, ast.Name) and _is_private(sub.id):
+            return f"it uses the name-mangled name {sub.id}"
+    return None
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("__") and not name.endswith("__")

@@ -1,0 +1,261 @@
+"""Parse once, run the selected rules, apply their plan, verify the result. Never touches disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, ImportItem
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from ssot_codemod.analysis import ModuleIndex
+from ssot_codemod.helper_source import HELPER_IMPORTS, HELPER_NAME, HELPER_SOURCE
+from ssot_codemod.rules import ALL_RULES
+from ssot_codemod.rules.base import Plan, Rule
+from ssot_codemod.types import EngineError, Finding, FixResult
+
+
+def could_match(data: bytes, rules: Sequence[Rule] | None = None) -> bool:
+    """False when no selected rule can possibly find anything in these bytes."""
+    return any(rule.could_match(data) for rule in (ALL_RULES if rules is None else rules))
+
+
+def fix_source(
+    source: str,
+    *,
+    rules: Sequence[Rule] | None = None,
+    unsafe_fixes: bool = False,
+    helper_module: str | None = None,
+) -> FixResult:
+    """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
+
+    Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
+    """
+    result = _run(source, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
+    if result.changed:
+        _verify(result, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
+    return result
+
+
+def _run(
+    source: str,
+    *,
+    rules: Sequence[Rule] | None,
+    unsafe_fixes: bool,
+    helper_module: str | None,
+) -> FixResult:
+    data = source.encode("utf-8", "surrogatepass")
+    candidates = [
+        rule for rule in (ALL_RULES if rules is None else rules) if rule.could_match(data)
+    ]
+    if not candidates:
+        return FixResult(source, source)
+
+    module = _parse(source)
+    plan = Plan(unsafe_fixes=unsafe_fixes)
+    index = ModuleIndex(module)
+    for rule in candidates:
+        rule.analyze(module, index, plan)
+    if not plan.findings:
+        return FixResult(source, source)
+
+    findings = _position(module, plan)
+    if not (plan.replacements or plan.removals):
+        return FixResult(source, source, findings)
+    if module.code != source:
+        raise EngineError(
+            "LibCST does not round-trip this file byte-exactly; not rewritten "
+            f"({len(findings)} finding(s): {', '.join(sorted({f.code for f in findings}))})"
+        )
+    new_module = module.visit(_PlanApplier(plan))
+    if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
+        raise EngineError("internal error: the rewrite removed the module")
+    new_module = _add_helper_and_imports(new_module, plan, helper_module)
+    return FixResult(source, new_module.code, findings)
+
+
+def _parse(source: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+        raise EngineError(
+            f"cannot parse: line {exc.raw_line}:{exc.raw_column}: {message}"
+        ) from None
+    except RecursionError:
+        raise EngineError(
+            "cannot parse: LibCST hit the recursion limit (deeply nested expression)"
+        ) from None
+    except Exception as exc:  # LibCST's native parser raises a few other error types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EngineError(f"cannot parse: {first}") from None
+
+
+def _position(module: cst.Module, plan: Plan) -> tuple[Finding, ...]:
+    try:
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = wrapper.resolve(PositionProvider)
+    except RecursionError:
+        raise EngineError("LibCST hit the recursion limit computing positions") from None
+    findings = []
+    for planned in plan.findings:
+        where = positions[planned.node]
+        start, end = where.start, where.end
+        if isinstance(planned.node, (cst.FunctionDef, cst.ClassDef)):
+            # Point at the name, like ruff does, not at the decorator or leading comment.
+            where = positions[planned.node.name]
+            start = where.start
+        findings.append(
+            Finding(
+                code=planned.code,
+                message=planned.message,
+                line=start.line,
+                column=start.column + 1,
+                end_line=end.line,
+                end_column=end.column + 1,
+                fix=planned.fix,
+                applied=planned.applied,
+            )
+        )
+    findings.sort(key=lambda f: (f.line, f.column, f.code))
+    return tuple(findings)
+
+
+def _verify(
+    result: FixResult,
+    *,
+    rules: Sequence[Rule] | None,
+    unsafe_fixes: bool,
+    helper_module: str | None,
+) -> None:
+    """A rewrite is written only if it compiles and a second pass changes nothing."""
+    try:
+        compile(result.code, "<ssot-codemod rewrite>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise EngineError(
+            f"rewrite does not compile ({exc.msg}, line {exc.lineno}); not written"
+        ) from None
+    try:
+        again = _run(
+            result.code, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module
+        )
+    except EngineError as exc:
+        raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
+    if again.changed:
+        raise EngineError("rewrite is not stable (a second pass changes it again); not written")
+
+
+def _add_helper_and_imports(
+    module: cst.Module, plan: Plan, helper_module: str | None
+) -> cst.Module:
+    imports = [ImportItem(mod, obj) for mod, obj in sorted(plan.imports, key=str)]
+    if plan.needs_helper and not _defines_top_level(module, HELPER_NAME):
+        if helper_module:
+            imports.append(ImportItem(helper_module, HELPER_NAME))
+        else:
+            module = _insert_helper(module)
+            imports.extend(ImportItem(name) for name in HELPER_IMPORTS)
+    if imports:
+        module = module.visit(AddImportsVisitor(CodemodContext(), imports))
+    return module
+
+
+def _defines_top_level(module: cst.Module, name: str) -> bool:
+    for stmt in module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == name:
+            return True
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.ImportFrom) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    for alias in small.names:
+                        bound = alias.evaluated_alias or alias.evaluated_name
+                        if bound == name:
+                            return True
+    return False
+
+
+def _insert_helper(module: cst.Module) -> cst.Module:
+    helper_source = HELPER_SOURCE.replace("\n", module.default_newline)
+    helper_body = list(cst.parse_module(helper_source).body)
+    two_blank = [cst.EmptyLine(), cst.EmptyLine()]
+    helper_body[0] = helper_body[0].with_changes(leading_lines=two_blank)
+
+    body = list(module.body)
+    position = 0
+    for i, stmt in enumerate(body):
+        if _is_import_or_docstring(stmt, first=i == 0):
+            position = i + 1
+        else:
+            break
+    if position < len(body):
+        following = body[position]
+        blanks = 0
+        for line in following.leading_lines:
+            if line.comment is not None:
+                break
+            blanks += 1
+        if blanks < 2:
+            missing = [cst.EmptyLine()] * (2 - blanks)
+            body[position] = following.with_changes(
+                leading_lines=[*missing, *following.leading_lines]
+            )
+    elif position == 0:
+        helper_body[0] = helper_body[0].with_changes(leading_lines=())
+    body[position:position] = helper_body
+    return module.with_changes(body=body)
+
+
+def _is_import_or_docstring(stmt: cst.CSTNode, *, first: bool) -> bool:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    if all(isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body):
+        return True
+    return (
+        first
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+class _PlanApplier(cst.CSTTransformer):
+    """Applies a plan keyed by the identity of original nodes, in a single pass."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel:
+        key = id(original_node)
+        if key in self.plan.removals:
+            return cst.RemovalSentinel.REMOVE
+        replacement = self.plan.replacements.get(key)
+        if replacement is not None:
+            return replacement
+        if (
+            isinstance(original_node, cst.IndentedBlock)
+            and isinstance(updated_node, cst.IndentedBlock)
+            and original_node.body
+            and updated_node.body
+            and id(original_node.body[0]) in self.plan.removals
+        ):
+            # The new first statement of the block should not start with a blank line.
+            first = updated_node.body[0]
+            assert isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+            kept = list(first.leading_lines)
+            while kept and kept[0].comment is None:
+                kept.pop(0)
+            updated_node = updated_node.with_changes(
+                body=[first.with_changes(leading_lines=kept), *updated_node.body[1:]]
+            )
+        # A block whose every statement was removed still needs a statement.
+        if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        if isinstance(updated_node, cst.SimpleStatementSuite) and not updated_node.body:
+            return updated_node.with_changes(body=[cst.Pass()])
+        return updated_node

@@ -1,0 +1,273 @@
+"""SSC002: ``super().setUp()`` called from ``async def asyncSetUp`` (and the tearDown mirror)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import libcst as cst
+
+from ssot_codemod.analysis import LOCAL_PREFIX, ClassInfo, ModuleIndex, function_key
+from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
+from ssot_codemod.rules.base import Plan, Rule
+from ssot_codemod.types import FixSafety
+
+SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}
+
+
+@dataclass(frozen=True)
+class _Call:
+    line: cst.SimpleStatementLine  # the statement line holding the call
+    expr: cst.Expr  # the call as a statement
+    target: str  # "super" or "self"
+    super_from: str | None  # class named in super(Cls, self), if any
+    parents: tuple[cst.CSTNode, ...]  # compound statements around it, innermost last
+
+
+class ReentryRule(Rule):
+    code = "SSC002"
+    name = "sync-setup-from-async-hook"
+    summary = "asyncSetUp/asyncTearDown calls the sync setUp/tearDown"
+    why = (
+        "When setUp runs asyncSetUp through a bridge, `super().setUp()` inside asyncSetUp "
+        "re-enters that setUp while its loop is running: `RuntimeError: This event loop is "
+        "already running`. Removing the call is the fix; the sync setup still runs once, "
+        "through the setUp that called asyncSetUp. In an IsolatedAsyncioTestCase the runner "
+        "already called setUp, so the call runs the parent's sync setup a second time per "
+        "test; there it becomes `await super().asyncSetUp()`."
+    )
+    example = (
+        "class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):\n"
+        "    async def asyncSetUp(self):\n"
+        "        if hasattr(super(), 'setUp'):\n"
+        "            super().setUp()\n"
+        "        self.client = await connect()\n"
+    )
+    use_instead = (
+        "class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):\n"
+        "    async def asyncSetUp(self):\n"
+        "        self.client = await connect()\n"
+    )
+    fix_safety: ClassVar[FixSafety] = "safe"
+    needles = ((b"asyncSetUp", b"asyncTearDown"), (b"setUp", b"tearDown"))
+
+    def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
+        for info in index.classes.values():
+            for hook, sync_name in SYNC_FOR_HOOK.items():
+                func = info.method(hook)
+                if func is None or not is_async(func):
+                    continue
+                receiver = first_param(func)
+                if receiver is None:
+                    continue
+                for call in _sync_calls(func, receiver, sync_name):
+                    self._handle(module, index, info, func, sync_name, call, plan)
+
+    def _handle(
+        self,
+        module: cst.Module,
+        index: ModuleIndex,
+        info: ClassInfo,
+        func: cst.FunctionDef,
+        sync_name: str,
+        call: _Call,
+        plan: Plan,
+    ) -> None:
+        hook = func.name.value
+        shown = source_of(module, call.expr)
+        where = f"{info.name}.{hook}"
+        facts = index.facts(info)
+        if any(_is_else_branch(p, call.parents) for p in call.parents):
+            plan.report(
+                self.code,
+                call.expr,
+                f"`{shown}` in {where} sits in an elif/else branch after the async parent hook; "
+                "the branch is dead when the parent defines it and re-enters the bridge when it "
+                "does not — report only, remove the branch by hand",
+            )
+            return
+        if facts.is_async_aware:
+            self._async_case(module, info, func, sync_name, call, plan)
+            return
+        if facts.unknown_bases:
+            plan.report(
+                self.code,
+                call.expr,
+                f"`{shown}` in {where} may re-enter the setUp that runs {hook}; not rewritten "
+                f"because base {', '.join(facts.unknown_bases)} comes from another module and "
+                "its setUp cannot be checked here",
+            )
+            return
+        runner = index.lookup(info, sync_name)
+        if runner.node is None or not any(b.hook == hook for b in bridges_in(runner.node, index)):
+            # The sync method does not bridge to this hook: calling it is not a re-entry.
+            return
+        after = LOCAL_PREFIX + (call.super_from or info.name)
+        target = runner if call.target == "self" else index.lookup(info, sync_name, after=after)
+        if target.node is None and target.known:
+            return  # it reaches TestCase's no-op (or nothing): not a re-entry
+        same = target.node is runner.node or (
+            target.node is not None
+            and function_key(module, target.node) == function_key(module, runner.node)
+        )
+        if not same:
+            plan.report(
+                self.code,
+                call.expr,
+                f"`{shown}` in {where} re-enters setUp while {hook} runs ('This event loop is "
+                f"already running'); not removed because the {sync_name} it reaches is not the "
+                f"one that runs {hook}, so removing it could drop setup steps",
+            )
+            return
+        self._remove(call, plan)
+        plan.report(
+            self.code,
+            call.expr,
+            f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
+            f"loop is already running'; removed — the sync setup still runs once per test, "
+            f"through {sync_name}",
+            fix="safe",
+            applied=True,
+        )
+
+    def _async_case(
+        self,
+        module: cst.Module,
+        info: ClassInfo,
+        func: cst.FunctionDef,
+        sync_name: str,
+        call: _Call,
+        plan: Plan,
+    ) -> None:
+        hook = func.name.value
+        shown = source_of(module, call.expr)
+        if call.target != "super" or call.super_from is not None:
+            plan.report(
+                self.code,
+                call.expr,
+                f"`{shown}` in {info.name}.{hook}: the runner already called {sync_name}, so "
+                "this runs it a second time per test; report only",
+            )
+            return
+        awaited = f"await super().{hook}()"
+        already = awaited in " ".join(module.code_for_node(func.body).split())
+        guard = _empty_guard(call)
+        if already:
+            self._remove(call, plan)
+        else:
+            statement = cst.parse_statement(awaited + "\n")
+            assert isinstance(statement, cst.SimpleStatementLine)
+            if guard is not None:
+                plan.replace(guard, statement.with_changes(leading_lines=guard.leading_lines))
+            else:
+                plan.replace(call.expr, statement.body[0])
+        plan.report(
+            self.code,
+            call.expr,
+            f"`{shown}` in {info.name}.{hook}: the runner already called {sync_name}, so the "
+            f"parent's sync {sync_name} ran twice per test; "
+            + ("removed" if already else f"replaced with `{awaited}`")
+            + f" — it now runs once (behaviour change: {sync_name} side effects happen once)",
+            fix="safe",
+            applied=True,
+        )
+
+    def _remove(self, call: _Call, plan: Plan) -> None:
+        guard = _empty_guard(call)
+        if guard is not None:
+            plan.remove(guard)
+        elif len(call.line.body) == 1:
+            plan.remove(call.line)
+        else:
+            plan.remove(call.expr)
+
+
+def _empty_guard(call: _Call) -> cst.If | None:
+    """The ``if hasattr(super(), 'setUp'):`` around the call when it holds nothing else."""
+    if not call.parents:
+        return None
+    parent = call.parents[-1]
+    if (
+        isinstance(parent, cst.If)
+        and parent.orelse is None
+        and isinstance(parent.body, cst.IndentedBlock)
+        and len(parent.body.body) == 1
+        and parent.body.body[0] is call.line
+        and len(call.line.body) == 1
+        and "hasattr" in cst.Module([]).code_for_node(parent.test)
+    ):
+        return parent
+    return None
+
+
+def _is_else_branch(node: cst.CSTNode, parents: tuple[cst.CSTNode, ...]) -> bool:
+    """True when ``node`` is an ``if`` reached only through another ``if``'s elif/else."""
+    for outer in parents:
+        if isinstance(outer, cst.If) and outer.orelse is not None:
+            if outer.orelse is node:
+                return True
+            if isinstance(outer.orelse, cst.Else) and node is outer.orelse:
+                return True
+    return False
+
+
+def _sync_calls(func: cst.FunctionDef, receiver: str, sync_name: str) -> list[_Call]:
+    finder = _SyncCallFinder(receiver, sync_name)
+    func.body.visit(finder)
+    return finder.found
+
+
+class _SyncCallFinder(cst.CSTVisitor):
+    def __init__(self, receiver: str, sync_name: str) -> None:
+        self.receiver = receiver
+        self.sync_name = sync_name
+        self.found: list[_Call] = []
+        self.stack: list[cst.CSTNode] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_If(self, node: cst.If) -> None:
+        self.stack.append(node)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.stack.pop()
+
+    def visit_Else(self, node: cst.Else) -> None:
+        self.stack.append(node)
+
+    def leave_Else(self, original_node: cst.Else) -> None:
+        self.stack.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        for small in node.body:
+            if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+                continue
+            matched = self._match(small.value)
+            if matched is not None:
+                target, super_from = matched
+                self.found.append(_Call(node, small, target, super_from, tuple(self.stack)))
+
+    def _match(self, call: cst.Call) -> tuple[str, str | None] | None:
+        func = call.func
+        if call.args or not isinstance(func, cst.Attribute) or func.attr.value != self.sync_name:
+            return None
+        owner = func.value
+        if isinstance(owner, cst.Name) and owner.value == self.receiver:
+            return "self", None
+        if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name):
+            if owner.func.value != "super":
+                return None
+            if not owner.args:
+                return "super", None
+            if (
+                len(owner.args) == 2
+                and isinstance(owner.args[0].value, cst.Name)
+                and isinstance(owner.args[1].value, cst.Name)
+                and owner.args[1].value.value == self.receiver
+            ):
+                return "super", owner.args[0].value.value
+        return None

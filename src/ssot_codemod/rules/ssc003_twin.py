@@ -1,0 +1,181 @@
+"""SSC003: the same setUp/tearDown body twice — redefined in one class, or an identical override."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from typing import ClassVar
+
+import libcst as cst
+
+from ssot_codemod.analysis import (
+    LOCAL_PREFIX,
+    ClassInfo,
+    ModuleIndex,
+    class_body,
+    depends_on_defining_class,
+    function_key,
+    normalized_ast_function,
+)
+from ssot_codemod.rules.base import Plan, Rule
+from ssot_codemod.types import FixSafety
+
+TWIN_METHODS = (
+    "setUp",
+    "tearDown",
+    "asyncSetUp",
+    "asyncTearDown",
+    "setUpClass",
+    "tearDownClass",
+    "setup_method",
+    "teardown_method",
+)
+_DEF_NEEDLES = tuple(
+    (prefix + name + "(").encode() for name in TWIN_METHODS for prefix in ("def ", "def  ")
+)
+
+
+class TwinRule(Rule):
+    code = "SSC003"
+    name = "twin-setup"
+    summary = "setUp/tearDown defined twice with the same body"
+    why = (
+        "A subclass that repeats the setUp it inherits word for word is a second copy to keep "
+        "in sync (the SSOT framework's two bridges drifted exactly like this); removing the "
+        "override changes nothing at runtime. A class that defines the method twice only ever "
+        "runs the second one: the first is dead code. Identical twins are removed; twins that "
+        "differ are reported, never merged, because the later one may have dropped a step on "
+        "purpose — or by accident."
+    )
+    example = (
+        "class Base:\n"
+        "    def setUp(self):\n"
+        "        self.env = make_env()\n"
+        "\n"
+        "class Child(Base, unittest.TestCase):\n"
+        "    def setUp(self):\n"
+        '        """Same as Base.setUp."""\n'
+        "        self.env = make_env()\n"
+    )
+    use_instead = (
+        "class Base:\n"
+        "    def setUp(self):\n"
+        "        self.env = make_env()\n"
+        "\n"
+        "class Child(Base, unittest.TestCase):\n"
+        "    pass\n"
+    )
+    fix_safety: ClassVar[FixSafety] = "safe"
+    needles = (_DEF_NEEDLES,)
+
+    def could_match(self, data: bytes) -> bool:
+        """Twins need two definitions with equal normalised bodies, which ``ast`` finds ~10x
+        faster than LibCST parses; files without such a pair are never parsed."""
+        if not any(data.count(needle) >= 2 for needle in _DEF_NEEDLES):
+            return False
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return True  # let the engine report the file properly
+        seen: dict[str, set[str]] = defaultdict(set)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                names: set[str] = set()
+                for stmt in node.body:
+                    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        if stmt.name not in TWIN_METHODS:
+                            continue
+                        if stmt.name in names:
+                            return True  # defined twice in one class
+                        names.add(stmt.name)
+                        key = normalized_ast_function(stmt)
+                        if key in seen[stmt.name]:
+                            return True
+                        seen[stmt.name].add(key)
+        return False
+
+    def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
+        for info in index.classes.values():
+            for name in TWIN_METHODS:
+                defs = _unconditional_defs(info, name)
+                if len(defs) > 1:
+                    self._redefined(module, info, name, defs, plan)
+                elif len(defs) == 1:
+                    self._override(module, index, info, defs[0], plan)
+
+    def _redefined(
+        self,
+        module: cst.Module,
+        info: ClassInfo,
+        name: str,
+        defs: list[cst.FunctionDef],
+        plan: Plan,
+    ) -> None:
+        last = defs[-1]
+        last_key = function_key(module, last)
+        for dead in defs[:-1]:
+            if id(dead) in plan.claimed:
+                continue
+            if last_key is not None and function_key(module, dead) == last_key:
+                plan.remove(dead)
+                plan.report(
+                    self.code,
+                    dead,
+                    f"{info.name}.{name} is defined twice with the same body; only the last "
+                    "definition runs, so this dead copy was removed",
+                    fix="safe",
+                    applied=True,
+                )
+            else:
+                plan.report(
+                    self.code,
+                    dead,
+                    f"{info.name}.{name} is defined twice with different bodies; only the later "
+                    "one runs, so this one is dead code — check whether the later one dropped a "
+                    "step, and merge by hand (never merged automatically)",
+                )
+
+    def _override(
+        self,
+        module: cst.Module,
+        index: ModuleIndex,
+        info: ClassInfo,
+        override: cst.FunctionDef,
+        plan: Plan,
+    ) -> None:
+        if id(override) in plan.claimed:
+            return
+        inherited = index.lookup(info, override.name.value, after=LOCAL_PREFIX + info.name)
+        if inherited.node is None:
+            return
+        key = function_key(module, override)
+        if key is None or key != function_key(module, inherited.node):
+            return
+        owner = inherited.owner[len(LOCAL_PREFIX) :]
+        name = override.name.value
+        reason = depends_on_defining_class(module, override)
+        if reason is not None:
+            plan.report(
+                self.code,
+                override,
+                f"{info.name}.{name} repeats {owner}.{name} but {reason}, so removing it "
+                "would change which code runs; report only",
+            )
+            return
+        plan.remove(override)
+        plan.report(
+            self.code,
+            override,
+            f"{info.name}.{name} repeats the {name} it inherits from {owner} (ignoring docstring, "
+            "comments and whitespace); the redundant override was removed",
+            fix="safe",
+            applied=True,
+        )
+
+
+def _unconditional_defs(info: ClassInfo, name: str) -> list[cst.FunctionDef]:
+    return [
+        stmt
+        for stmt in class_body(info.node)
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name
+    ]

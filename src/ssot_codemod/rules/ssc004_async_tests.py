@@ -1,0 +1,159 @@
+"""SSC004: ``async def test_*`` in a plain ``unittest.TestCase`` is never awaited."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import libcst as cst
+
+from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
+from ssot_codemod.rules._common import bridges_in, is_async
+from ssot_codemod.rules.base import Plan, Rule
+from ssot_codemod.types import FixSafety
+
+TARGET_BASE = "IsolatedAsyncioTestCase"
+
+
+class AsyncTestNeverRunsRule(Rule):
+    code = "SSC004"
+    name = "async-test-never-awaited"
+    summary = "async def test_* in a unittest.TestCase that is not an IsolatedAsyncioTestCase"
+    why = (
+        "unittest.TestCase calls the test method and ignores the coroutine it returns: the body "
+        "never runs, yet the test is reported PASSED, under unittest and pytest alike (with or "
+        "without pytest-asyncio). The only trace is a 'coroutine ... was never awaited' "
+        "RuntimeWarning. `unittest.IsolatedAsyncioTestCase` awaits async tests and runs "
+        "asyncSetUp/asyncTearDown itself. Switching is not behaviour-preserving on purpose — tests "
+        "that never ran start running and may fail, and the class's hand-written bridge must go "
+        "(it would run asyncSetUp twice) — so the fix is only applied with --unsafe-fixes."
+    )
+    example = (
+        "class ApiTests(unittest.TestCase):\n"
+        "    async def test_login(self):\n"
+        "        self.assertTrue(await login())  # never runs\n"
+    )
+    use_instead = (
+        "class ApiTests(unittest.IsolatedAsyncioTestCase):\n"
+        "    async def test_login(self):\n"
+        "        self.assertTrue(await login())\n"
+    )
+    fix_safety: ClassVar[FixSafety] = "unsafe"
+    needles = ((b"async def test",), (b"TestCase",))
+
+    def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
+        for info in index.classes.values():
+            tests = _async_tests(info)
+            if not tests:
+                continue
+            facts = index.facts(info)
+            # Only say "never runs" when it is true: anything that may await coroutine tests
+            # (an async-aware or unknown base, a metaclass, an overridden run()) is left alone.
+            if (
+                not facts.is_testcase
+                or facts.is_async_aware
+                or facts.unknown_bases
+                or facts.has_metaclass
+                or facts.overrides_runner
+            ):
+                continue
+            fix = self._plan_fix(index, info, plan)
+            for test in tests:
+                message = (
+                    f"{info.name}.{test.name.value} is an async test in a unittest.TestCase "
+                    "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
+                    "reported PASSED without running"
+                )
+                if fix is None:
+                    message += (
+                        "; make the class that lists unittest.TestCase an "
+                        "IsolatedAsyncioTestCase by hand"
+                    )
+                plan.report(
+                    self.code,
+                    test,
+                    message,
+                    fix="unsafe" if fix is not None else "none",
+                    applied=bool(fix),
+                )
+
+    def _plan_fix(self, index: ModuleIndex, info: ClassInfo, plan: Plan) -> bool | None:
+        """Edits for form C, or None when this class cannot be switched on its own.
+
+        Returns False when a fix exists but unsafe fixes are not enabled.
+        """
+        base_arg = None
+        for arg in info.node.bases:
+            if index.resolve(arg.value) & TESTCASE_BASES:
+                base_arg = arg
+        if base_arg is None:
+            return None
+        new_base = _switched_base(index, base_arg.value)
+        if new_base is None:
+            return None
+        # The runner of IsolatedAsyncioTestCase runs asyncSetUp itself: the class's own bridge
+        # must go. A bridge inherited from another class cannot be removed from here.
+        removals: list[cst.CSTNode] = []
+        for sync_name in ("setUp", "tearDown"):
+            found = index.lookup(info, sync_name)
+            if found.node is None:
+                continue
+            bridges = [b for b in bridges_in(found.node, index) if b.hook.startswith("async")]
+            if not bridges:
+                continue
+            if found.node not in (info.method(sync_name),):
+                return None
+            for bridge in bridges:
+                statement = _statement_of(found.node, bridge.call)
+                if statement is None:
+                    return None
+                removals.append(statement)
+            plan.claimed.add(id(found.node))
+        if not plan.may_fix("unsafe"):
+            return False
+        plan.replace(base_arg.value, new_base[0])
+        if new_base[1]:
+            plan.imports.add(("unittest", TARGET_BASE))
+        for node in removals:
+            plan.remove(node)
+        return True
+
+
+def _async_tests(info: ClassInfo) -> list[cst.FunctionDef]:
+    return [
+        stmt
+        for stmt in class_body(info.node)
+        if isinstance(stmt, cst.FunctionDef)
+        and is_async(stmt)
+        and stmt.name.value.startswith("test")
+        # A decorator often wraps a coroutine test into a sync one that does run.
+        and not stmt.decorators
+    ]
+
+
+def _switched_base(
+    index: ModuleIndex, expr: cst.BaseExpression
+) -> tuple[cst.BaseExpression, bool] | None:
+    """The IsolatedAsyncioTestCase expression replacing ``expr``, and whether it needs an import."""
+    if isinstance(expr, cst.Attribute) and index.resolve(expr.value) == {"unittest"}:
+        return expr.with_changes(attr=cst.Name(TARGET_BASE)), False
+    if isinstance(expr, cst.Name) and index.resolve(expr) & TESTCASE_BASES:
+        return expr.with_changes(value=TARGET_BASE), True
+    return None
+
+
+def _statement_of(func: cst.FunctionDef, call: cst.Call) -> cst.SimpleStatementLine | None:
+    """The statement line that is exactly ``<bridge call>`` inside ``func``."""
+    finder = _ExprStatementFinder(call)
+    func.body.visit(finder)
+    return finder.found
+
+
+class _ExprStatementFinder(cst.CSTVisitor):
+    def __init__(self, call: cst.Call) -> None:
+        self.call = call
+        self.found: cst.SimpleStatementLine | None = None
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
+            if node.body[0].value is self.call:
+                self.found = node
