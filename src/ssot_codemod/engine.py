@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 import libcst as cst
@@ -63,16 +64,60 @@ def _run(
     findings = _position(module, plan)
     if not (plan.replacements or plan.removals):
         return FixResult(source, source, findings)
-    if module.code != source:
-        raise EngineError(
-            "LibCST does not round-trip this file byte-exactly; not rewritten "
-            f"({len(findings)} finding(s): {', '.join(sorted({f.code for f in findings}))})"
-        )
     new_module = module.visit(_PlanApplier(plan))
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
-    new_module = _add_helper_and_imports(new_module, plan, helper_module)
-    return FixResult(source, new_module.code, findings)
+    new_code = _add_helper_and_imports(new_module, plan, helper_module).code
+    roundtrip = module.code
+    if roundtrip != source:
+        spliced = _splice(source, roundtrip, new_code)
+        if spliced is None:
+            raise EngineError(
+                "LibCST does not round-trip this file byte-exactly and the rewrite touches a "
+                f"line it would change; not rewritten ({len(findings)} finding(s))"
+            )
+        new_code = spliced
+    return FixResult(source, new_code, findings)
+
+
+def _splice(source: str, roundtrip: str, rewritten: str) -> str | None:
+    """Carry the rewrite's line edits over to the original text.
+
+    LibCST normalises a few constructs (``except A :`` comes back as ``except A:``). Writing its
+    output would change lines no rule touched, so the edits (roundtrip -> rewritten) are applied
+    to the original instead, provided every edited line is one LibCST reproduced exactly.
+    """
+    base = roundtrip.splitlines(keepends=True)
+    original = source.splitlines(keepends=True)
+    new = rewritten.splitlines(keepends=True)
+    to_original: dict[int, int] = {}
+    for tag, i1, i2, j1, _j2 in difflib.SequenceMatcher(None, base, original, False).get_opcodes():
+        if tag == "equal":
+            for offset in range(i2 - i1):
+                to_original[i1 + offset] = j1 + offset
+    to_original[len(base)] = len(original)
+    edits: list[tuple[int, int, list[str]]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, base, new, False).get_opcodes():
+        if tag == "equal":
+            continue
+        if any(i not in to_original for i in range(i1, i2 + 1)):
+            return None
+        start = to_original[i1]
+        end = to_original[i2 - 1] + 1 if i2 > i1 else start
+        if i2 > i1 and end - start != i2 - i1:
+            return None
+        if i1 > 0 and (i1 - 1) in to_original and to_original[i1 - 1] + 1 != start:
+            return None
+        edits.append((start, end, new[j1:j2]))
+    for start, end, lines in reversed(edits):
+        original[start:end] = lines
+    spliced = "".join(original)
+    try:
+        if cst.parse_module(spliced).code != rewritten:
+            return None
+    except Exception:
+        return None
+    return spliced
 
 
 def _parse(source: str) -> cst.Module:
