@@ -20,12 +20,21 @@ BUILTIN_OBJECT = "builtins.object"
 
 TESTCASE_BASES = frozenset({"unittest.TestCase", "unittest.case.TestCase"})
 
-# Bases under which ``async def test_*`` does run (they await coroutine tests themselves), and
-# which run asyncSetUp on their own: a hand-written bridge is not the runner's path there.
-ASYNC_AWARE_BASES = frozenset(
+# Bases whose runner calls setUp and then awaits asyncSetUp/asyncTearDown itself: a hand-written
+# bridge there is a version-gated fallback, and ``super().setUp()`` in asyncSetUp runs setUp twice.
+RUNS_ASYNC_HOOKS_BASES = frozenset(
     {
         "unittest.IsolatedAsyncioTestCase",
         "unittest.async_case.IsolatedAsyncioTestCase",
+        "aiohttp.test_utils.AioHTTPTestCase",  # an IsolatedAsyncioTestCase since aiohttp 3.8
+    }
+)
+
+# Bases under which ``async def test_*`` does run (they await coroutine tests themselves). Only
+# those in RUNS_ASYNC_HOOKS_BASES know about asyncSetUp: in a Django or aiounittest class the
+# hand-written bridge is still the only path to asyncSetUp, and it fails the same way.
+ASYNC_AWARE_BASES = RUNS_ASYNC_HOOKS_BASES | frozenset(
+    {
         "aiounittest.AsyncTestCase",
         "aiounittest.case.AsyncTestCase",
         "asynctest.TestCase",
@@ -46,20 +55,18 @@ ASYNC_AWARE_BASES = frozenset(
         "rest_framework.test.APILiveServerTestCase",
         "tornado.testing.AsyncTestCase",
         "tornado.testing.AsyncHTTPTestCase",
-        "aiohttp.test_utils.AioHTTPTestCase",
         "twisted.trial.unittest.TestCase",
     }
 )
 
-# Methods these well-known bases define as no-ops; any other name on them is "not defined".
+_SYNC_HOOKS = frozenset({"setUp", "tearDown", "setUpClass", "tearDownClass"})
+_ASYNC_HOOKS = frozenset({"asyncSetUp", "asyncTearDown"})
+
+# Methods these well-known bases define, none of which runs an async hook through a bridge; any
+# other name on them is "not defined". (Django's and the others' setUp never call asyncSetUp.)
 _KNOWN_BASE_METHODS: dict[str, frozenset[str]] = {
-    **{
-        name: frozenset({"setUp", "tearDown", "setUpClass", "tearDownClass"})
-        for name in TESTCASE_BASES
-    },
-    "unittest.IsolatedAsyncioTestCase": frozenset(
-        {"setUp", "tearDown", "setUpClass", "tearDownClass", "asyncSetUp", "asyncTearDown"}
-    ),
+    **{name: _SYNC_HOOKS for name in TESTCASE_BASES | ASYNC_AWARE_BASES},
+    **{name: _SYNC_HOOKS | _ASYNC_HOOKS for name in RUNS_ASYNC_HOOKS_BASES},
     BUILTIN_OBJECT: frozenset(),
 }
 
@@ -101,6 +108,7 @@ class ClassInfo:
 class ClassFacts:
     is_testcase: bool  # some ancestor is unittest.TestCase
     is_async_aware: bool  # some ancestor (possibly) awaits coroutine tests itself
+    runs_async_hooks: bool  # some ancestor (possibly) awaits asyncSetUp/asyncTearDown itself
     unknown_bases: tuple[str, ...]  # base expressions we cannot resolve, as source text
     has_metaclass: bool
     overrides_runner: bool
@@ -245,6 +253,7 @@ class ModuleIndex:
         seen = seen | {info.name}
         is_testcase = False
         is_async = False
+        runs_hooks = False
         unknown: list[str] = []
         has_metaclass = any(
             kw.keyword is not None and kw.keyword.value == "metaclass" for kw in info.node.keywords
@@ -260,11 +269,13 @@ class ModuleIndex:
                     sub = self._compute_facts(parent, seen)
                     is_testcase |= sub.is_testcase
                     is_async |= sub.is_async_aware
+                    runs_hooks |= sub.runs_async_hooks
                     unknown.extend(sub.unknown_bases)
                     has_metaclass |= sub.has_metaclass
                     overrides_runner |= sub.overrides_runner
                 elif key in ASYNC_AWARE_BASES:
                     is_async = True
+                    runs_hooks |= key in RUNS_ASYNC_HOOKS_BASES
                 elif key in TESTCASE_BASES:
                     is_testcase = True
                 elif key != BUILTIN_OBJECT:
@@ -272,6 +283,7 @@ class ModuleIndex:
         return ClassFacts(
             is_testcase=is_testcase,
             is_async_aware=is_async,
+            runs_async_hooks=runs_hooks,
             unknown_bases=tuple(dict.fromkeys(unknown)),
             has_metaclass=has_metaclass,
             overrides_runner=overrides_runner,

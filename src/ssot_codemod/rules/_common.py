@@ -164,3 +164,21 @@ def bridges_in(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
 def source_of(module: cst.Module, node: cst.CSTNode) -> str:
     """Source text of a node on one line, for messages."""
     return " ".join(module.code_for_node(node).split())
+
+
+def statement_of(func: cst.FunctionDef, call: cst.Call) -> cst.SimpleStatementLine | None:
+    """The statement line inside ``func`` that is exactly ``<call>`` as an expression."""
+    finder = _ExprStatementFinder(call)
+    func.body.visit(finder)
+    return finder.found
+
+
+class _ExprStatementFinder(cst.CSTVisitor):
+    def __init__(self, call: cst.Call) -> None:
+        self.call = call
+        self.found: cst.SimpleStatementLine | None = None
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
+            if node.body[0].value is self.call:
+                self.found = node

@@ -15,13 +15,14 @@ from ssot_codemod.rules._common import (
     bridges_in,
     iter_methods,
     source_of,
+    statement_of,
 )
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
 _LIMIT = (
-    "where setUp is reached from async code, asyncSetUp then runs on a separate loop: "
-    "await self.asyncSetUp() there instead"
+    "where {host} is reached from async code, {hook} then runs on a separate loop: "
+    "await {receiver}.{hook}() there instead"
 )
 
 
@@ -57,7 +58,7 @@ class BridgeRule(Rule):
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
             facts = index.facts(info)
-            if facts.is_async_aware:
+            if facts.runs_async_hooks:
                 # IsolatedAsyncioTestCase & co. run asyncSetUp themselves; a bridge there is a
                 # version-gated fallback or a backport, not this bug.
                 continue
@@ -66,8 +67,12 @@ class BridgeRule(Rule):
                 if name in RUNNER_METHODS:
                     continue
                 for bridge in bridges_in(method, index):
-                    if bridge.kind != "rewritten":
-                        self._handle(module, info, method, bridge, plan)
+                    if bridge.kind == "rewritten":
+                        continue
+                    statement = statement_of(method, bridge.call)
+                    if statement is not None and id(statement) in plan.removals:
+                        continue  # SSC004 (which plans first) deletes this bridge: form C
+                    self._handle(module, info, method, bridge, plan)
 
     def _handle(
         self,
@@ -104,36 +109,44 @@ class BridgeRule(Rule):
             self.code,
             bridge.call,
             f"`{original}` in {where} fails with 'This event loop is already running' inside a "
-            f"running loop; use `{source_of(module, replacement)}` ({_LIMIT})",
+            f"running loop; use `{source_of(module, replacement)}` ("
+            + _LIMIT.format(host=method.name.value, hook=bridge.hook, receiver=_receiver(bridge))
+            + ")",
             fix="safe",
             applied=True,
         )
 
 
+def _receiver(bridge: Bridge) -> str:
+    func = bridge.hook_call.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        return func.value.value
+    return "self"
+
+
 def _rewrite_call(bridge: Bridge) -> cst.Call:
     """``X.run_until_complete(hook())`` -> ``run_coroutine_sync(hook(), X)``, keeping the
-    argument's own whitespace and the call's parentheses."""
+    argument's own whitespace, a trailing comma and the layout of a multi-line call."""
     original_arg = bridge.call.args[0]
     if bridge.loop is None:
         return bridge.call.with_changes(func=cst.Name(HELPER_NAME), args=[original_arg])
-    comma = original_arg.comma
-    if isinstance(comma, cst.Comma):
-        comma = comma.with_changes(
-            whitespace_after=comma.whitespace_after
-            if isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
-            else cst.SimpleWhitespace(" ")
-        )
-    else:
-        comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    # Moving the loop expression inside the argument list may need parentheses only if it was
-    # something like a lambda or a yield; real code uses names, attributes and calls.
-    loop_arg = cst.Arg(value=bridge.loop)
-    if isinstance(original_arg.comma, cst.Comma):
-        loop_arg = loop_arg.with_changes(comma=cst.Comma())
-        comma = comma.with_changes(whitespace_before=original_arg.comma.whitespace_before)
-    return bridge.call.with_changes(
-        func=cst.Name(HELPER_NAME), args=[original_arg.with_changes(comma=comma), loop_arg]
+    trailing = original_arg.comma
+    between: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace(" ")
+    if isinstance(trailing, cst.Comma) and isinstance(
+        trailing.whitespace_after, cst.ParenthesizedWhitespace
+    ):
+        between = bridge.call.whitespace_before_args  # one argument per line, like the first
+    # Real code passes names, attributes and calls as the loop: no parentheses needed.
+    loop_arg = cst.Arg(
+        value=bridge.loop,
+        comma=trailing,
+        whitespace_after_arg=original_arg.whitespace_after_arg,
     )
+    first = original_arg.with_changes(
+        comma=cst.Comma(whitespace_after=between),
+        whitespace_after_arg=cst.SimpleWhitespace(""),
+    )
+    return bridge.call.with_changes(func=cst.Name(HELPER_NAME), args=[first, loop_arg])
 
 
 def _skips_hook_under_pytest(module: cst.Module, method: cst.FunctionDef) -> bool:

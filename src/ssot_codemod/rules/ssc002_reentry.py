@@ -74,7 +74,7 @@ class ReentryRule(Rule):
         plan: Plan,
     ) -> None:
         hook = func.name.value
-        shown = source_of(module, call.expr)
+        shown = source_of(module, call.expr.value)
         where = f"{info.name}.{hook}"
         facts = index.facts(info)
         if any(_is_else_branch(p, call.parents) for p in call.parents):
@@ -86,7 +86,7 @@ class ReentryRule(Rule):
                 "does not — report only, remove the branch by hand",
             )
             return
-        if facts.is_async_aware:
+        if facts.runs_async_hooks:
             self._async_case(module, info, func, sync_name, call, plan)
             return
         if facts.unknown_bases:
@@ -106,17 +106,24 @@ class ReentryRule(Rule):
         target = runner if call.target == "self" else index.lookup(info, sync_name, after=after)
         if target.node is None and target.known:
             return  # it reaches TestCase's no-op (or nothing): not a re-entry
-        same = target.node is runner.node or (
-            target.node is not None
-            and function_key(module, target.node) == function_key(module, runner.node)
+        if target.node is None:
+            plan.report(
+                self.code,
+                call.expr,
+                f"`{shown}` in {where} may re-enter the {sync_name} that runs {hook}; not "
+                f"rewritten because the {sync_name} it reaches cannot be checked here",
+            )
+            return
+        same = target.node is runner.node or function_key(module, target.node) == function_key(
+            module, runner.node
         )
         if not same:
             plan.report(
                 self.code,
                 call.expr,
-                f"`{shown}` in {where} re-enters setUp while {hook} runs ('This event loop is "
-                f"already running'); not removed because the {sync_name} it reaches is not the "
-                f"one that runs {hook}, so removing it could drop setup steps",
+                f"`{shown}` in {where} calls a {sync_name} other than the one that runs {hook} "
+                f"(it may re-enter the bridge: 'This event loop is already running'); not "
+                f"removed because that could drop {sync_name} steps — check by hand",
             )
             return
         self._remove(call, plan)
@@ -124,8 +131,8 @@ class ReentryRule(Rule):
             self.code,
             call.expr,
             f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
-            f"loop is already running'; removed — the sync setup still runs once per test, "
-            f"through {sync_name}",
+            f"loop is already running'; removed — the sync {sync_name} still runs once per "
+            f"test, through the {sync_name} that runs {hook}",
             fix="safe",
             applied=True,
         )
@@ -140,7 +147,7 @@ class ReentryRule(Rule):
         plan: Plan,
     ) -> None:
         hook = func.name.value
-        shown = source_of(module, call.expr)
+        shown = source_of(module, call.expr.value)
         if call.target != "super" or call.super_from is not None:
             plan.report(
                 self.code,
@@ -194,10 +201,34 @@ def _empty_guard(call: _Call) -> cst.If | None:
         and len(parent.body.body) == 1
         and parent.body.body[0] is call.line
         and len(call.line.body) == 1
-        and "hasattr" in cst.Module([]).code_for_node(parent.test)
+        and _is_hasattr_test(parent.test)
     ):
         return parent
     return None
+
+
+def _is_hasattr_test(test: cst.BaseExpression) -> bool:
+    """``hasattr(x, 'name')`` (or several joined by and/or, possibly negated) over names,
+    ``super()`` and string literals only: dropping it with its body drops no side effect."""
+    if isinstance(test, cst.BooleanOperation):
+        return _is_hasattr_test(test.left) and _is_hasattr_test(test.right)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _is_hasattr_test(test.expression)
+    if not (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "hasattr"
+        and len(test.args) == 2
+    ):
+        return False
+    obj, name = test.args[0].value, test.args[1].value
+    plain_obj = isinstance(obj, cst.Name) or (
+        isinstance(obj, cst.Call)
+        and isinstance(obj.func, cst.Name)
+        and obj.func.value == "super"
+        and all(isinstance(arg.value, cst.Name) for arg in obj.args)
+    )
+    return plain_obj and isinstance(name, cst.SimpleString)
 
 
 def _is_else_branch(node: cst.CSTNode, parents: tuple[cst.CSTNode, ...]) -> bool:

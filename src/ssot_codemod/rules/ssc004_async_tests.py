@@ -7,7 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
-from ssot_codemod.rules._common import bridges_in, is_async
+from ssot_codemod.rules._common import bridges_in, is_async, statement_of
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -103,7 +103,7 @@ class AsyncTestNeverRunsRule(Rule):
             if found.node not in (info.method(sync_name),):
                 return None
             for bridge in bridges:
-                statement = _statement_of(found.node, bridge.call)
+                statement = statement_of(found.node, bridge.call)
                 if statement is None:
                     return None
                 removals.append(statement)
@@ -139,21 +139,3 @@ def _switched_base(
     if isinstance(expr, cst.Name) and index.resolve(expr) & TESTCASE_BASES:
         return expr.with_changes(value=TARGET_BASE), True
     return None
-
-
-def _statement_of(func: cst.FunctionDef, call: cst.Call) -> cst.SimpleStatementLine | None:
-    """The statement line that is exactly ``<bridge call>`` inside ``func``."""
-    finder = _ExprStatementFinder(call)
-    func.body.visit(finder)
-    return finder.found
-
-
-class _ExprStatementFinder(cst.CSTVisitor):
-    def __init__(self, call: cst.Call) -> None:
-        self.call = call
-        self.found: cst.SimpleStatementLine | None = None
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
-            if node.body[0].value is self.call:
-                self.found = node
