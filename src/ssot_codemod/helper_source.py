@@ -38,7 +38,11 @@ def run_coroutine_sync(coro, loop=None, *, worker_timeout=300.0, _running=set())
     try:
         try:
             asyncio.get_running_loop()
+            loop_running_here = True
         except RuntimeError:
+            loop_running_here = False
+        # The old path runs outside the except block, so its errors carry no extra context.
+        if not loop_running_here:
             if loop is None:
                 return asyncio.run(coro)
             if loop.is_running():
