@@ -1,0 +1,1 @@
+"""Acme order platform: the (tiny) application code the golden path tests exercise."""

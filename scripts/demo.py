@@ -1,0 +1,391 @@
+"""End-to-end demo of ssot-codemod on the bundled SSOT example (``make demo``).
+
+Works on a temporary copy of ``examples/ssot_project`` and walks through:
+
+1. the example's tests fail with "This event loop is already running";
+2. ``ssot-codemod apply --dry-run .`` shows the diff (exit 1, nothing written);
+3. ``ssot-codemod apply .`` rewrites the files (exit 0, ``*.backup`` kept);
+4. the tests pass; a second dry run finds nothing left to change;
+5. ``ssot-codemod revert .`` (exit 0) restores every file byte for byte (sha256),
+   and no ``*.backup`` remains.
+
+Every step is checked, so the script doubles as an end-to-end test: it exits 1 as
+soon as a step does not behave as expected (the copy is then kept for inspection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "ssot_project"
+ERROR_TEXT = "This event loop is already running"
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+CODEMOD = [sys.executable, "-m", "ssot_codemod"]
+# Never part of the example; created by running it.
+JUNK_DIRS = {"__pycache__", ".pytest_cache"}
+# The codemod's journal (cli.md); tolerated after revert, but reported.
+JOURNAL_DIR = ".ssot-codemod"
+COMMAND_TIMEOUT = 300
+TAIL_LINES = 22
+MAX_DIFF_LINES = 200
+# pytest's "____ test name ____" section headers
+HEADER = re.compile(r"^_{3,} .+ _{3,}$")
+# pytest's final "11 failed, 1 error in 1.05s" line
+RESULT_LINE = re.compile(r"\d+ (failed|passed|errors?)\b.* in [\d.]+s")
+
+
+class DemoFailure(Exception):
+    """A step did not behave as documented."""
+
+
+def _env(columns: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # keep the copy free of __pycache__
+    env["NO_COLOR"] = "1"  # plain output from the subprocesses; we colour it ourselves
+    env["COLUMNS"] = str(columns)  # pytest sizes its summary lines to our panels
+    return env
+
+
+def run(cmd: Sequence[str], cwd: Path, columns: int = 100) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=_env(columns),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DemoFailure(
+            f"`{shown(cmd)}` did not finish within {COMMAND_TIMEOUT}s (hang or deadlock?)"
+        ) from exc
+
+
+def shown(cmd: Sequence[str]) -> str:
+    """The command as a person would type it."""
+    if list(cmd[: len(CODEMOD)]) == CODEMOD:
+        return " ".join(["ssot-codemod", *cmd[len(CODEMOD) :]])
+    if list(cmd[: len(PYTEST)]) == PYTEST:
+        return " ".join(["python -m pytest", *cmd[3:]])
+    return " ".join(cmd)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (relative POSIX path -> hex digest)."""
+    digests: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part in JUNK_DIRS for part in rel.parts) or path.is_dir():
+            continue
+        digests[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+class Demo:
+    def __init__(self, console: Console, workdir: Path) -> None:
+        self.console = console
+        self.workdir = workdir
+        self.copy = workdir / EXAMPLE.name
+        self.step_no = 0
+        self.results: list[tuple[str, bool, str]] = []
+
+    # -- presentation ----------------------------------------------------------------
+
+    def step(self, title: str) -> None:
+        self.step_no += 1
+        self.console.print()
+        self.console.print(Rule(f"[bold]{self.step_no}. {title}", align="left"))
+
+    def command(self, cmd: Sequence[str]) -> None:
+        self.console.print(Text.assemble(("$ ", "dim"), (shown(cmd), "bold cyan")))
+
+    def ok(self, what: str, detail: str = "") -> None:
+        self.results.append((what, True, detail))
+        self.console.print(Text.assemble(("  ✔ ", "bold green"), what))
+
+    def fail(self, what: str, detail: str = "") -> DemoFailure:
+        self.results.append((what, False, detail))
+        self.console.print(Text.assemble(("  ✘ ", "bold red"), what))
+        return DemoFailure(f"{what}: {detail}" if detail else what)
+
+    def styled(self, line: str) -> Text:
+        if ERROR_TEXT in line:
+            text = Text(line, style="red")
+            text.highlight_words([ERROR_TEXT], style="bold white on red")
+        elif line.startswith(("FAILED", "ERROR")) or " failed" in line or " error" in line:
+            text = Text(line, style="red")
+        elif " passed" in line:
+            text = Text(line, style="bold green")
+        else:
+            text = Text(line)
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
+
+    def show_output(
+        self, output: str, style: str, tail: int = TAIL_LINES, title: str | None = None
+    ) -> None:
+        lines = output.rstrip("\n").splitlines()
+        rendered = []
+        if len(lines) > tail:
+            rendered.append(Text(f"… {len(lines) - tail} lines above …", style="dim"))
+            lines = lines[-tail:]
+        rendered.extend(self.styled(line) for line in lines)
+        self.console.print(Panel(Group(*rendered), border_style=style, padding=(0, 1), title=title))
+
+    def show_red_run(self, output: str) -> None:
+        """The first traceback through the re-entry, then pytest's short summary."""
+        lines = output.splitlines()
+        blocks: list[list[str]] = []
+        for line in lines:
+            if HEADER.match(line) or not blocks:
+                blocks.append([])
+            blocks[-1].append(line)
+        with_error = [b for b in blocks if any(ERROR_TEXT in line for line in b)]
+        reentry = [b for b in with_error if any("super().setUp()" in line for line in b)]
+        if reentry or with_error:
+            block = (reentry or with_error)[0]
+            last = max(
+                i for i, line in enumerate(block) if line.startswith("E ") or ERROR_TEXT in line
+            )
+            self.show_output("\n".join(block[: last + 1]), "red", tail=40, title="first failure")
+        start = next((i for i, line in enumerate(lines) if "short test summary" in line), None)
+        if start is None:
+            self.show_output(output, "red", title="pytest output (tail)")
+            return
+        summary = [
+            line
+            for line in lines[start + 1 :]
+            if line.startswith(("FAILED", "ERROR")) or RESULT_LINE.search(line)
+        ]
+        self.show_output("\n".join(summary), "red", tail=40, title="short test summary")
+
+    def show_diff(self, diff: str) -> None:
+        lines = diff.rstrip("\n").splitlines()
+        hidden = max(0, len(lines) - MAX_DIFF_LINES)
+        body = "\n".join(lines[:MAX_DIFF_LINES])
+        self.console.print(
+            Syntax(body, "diff", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
+        if hidden:
+            self.console.print(f"[dim]… {hidden} more diff lines not shown …[/]")
+
+    # -- the steps -----------------------------------------------------------------
+
+    def prepare(self) -> dict[str, str]:
+        self.step("Copy the example to a temporary directory")
+        if not EXAMPLE.is_dir():
+            raise self.fail("example not found", str(EXAMPLE))
+        shutil.copytree(EXAMPLE, self.copy, ignore=shutil.ignore_patterns(*JUNK_DIRS, "*.pyc"))
+        original = snapshot(EXAMPLE)
+        if snapshot(self.copy) != original:
+            raise self.fail("the copy differs from the example")
+        self.console.print(f"  {EXAMPLE.relative_to(ROOT)} → [bold]{self.copy}[/]")
+        self.ok(f"copy: {len(original)} files")
+        return original
+
+    def tests_red(self) -> None:
+        self.step("Run the example's tests: they fail")
+        self.command(PYTEST)
+        proc = run(PYTEST, self.copy, columns=self.console.width - 4)
+        output = proc.stdout + proc.stderr
+        self.show_red_run(output)
+        hits = sum(ERROR_TEXT in line for line in output.splitlines())
+        if proc.returncode == 0:
+            raise self.fail("the tests passed before the codemod", "expected them to fail")
+        if proc.returncode not in (1,):
+            raise self.fail(f"pytest exited {proc.returncode}", "expected 1 (tests failed)")
+        if hits == 0:
+            raise self.fail("the tests failed, but not with the expected error", ERROR_TEXT)
+        self.ok(f"before: tests red (exit {proc.returncode}), {hits} lines say {ERROR_TEXT!r}")
+
+    def cli_available(self) -> None:
+        proc = run([*CODEMOD, "--help"], self.copy)
+        if proc.returncode != 0:
+            self.console.print(Panel(proc.stderr.strip() or proc.stdout, border_style="red"))
+            raise self.fail("`python -m ssot_codemod --help` does not work")
+
+    def dry_run(self, before: dict[str, str]) -> None:
+        self.step("Preview the rewrite: ssot-codemod apply --dry-run .")
+        cmd = [*CODEMOD, "apply", "--dry-run", "."]
+        self.command(cmd)
+        proc = run(cmd, self.copy)
+        if proc.stdout.strip():
+            self.show_diff(proc.stdout)
+        if proc.stderr.strip():
+            self.console.print(Text(proc.stderr.rstrip(), style="dim"))
+        if proc.returncode != 1:
+            raise self.fail(
+                f"apply --dry-run exited {proc.returncode}",
+                "expected 1 (it would change something)",
+            )
+        if "@@" not in proc.stdout and "@@" not in proc.stderr:
+            raise self.fail("apply --dry-run printed no unified diff")
+        if snapshot(self.copy) != before:
+            raise self.fail("apply --dry-run modified files", "a dry run must write nothing")
+        self.ok("apply --dry-run: exit 1 (would change), diff shown, nothing written")
+
+    def apply(self, before: dict[str, str]) -> None:
+        self.step("Rewrite: ssot-codemod apply .")
+        cmd = [*CODEMOD, "apply", "."]
+        self.command(cmd)
+        proc = run(cmd, self.copy)
+        self.show_output(proc.stdout + proc.stderr, "blue", tail=40)
+        if proc.returncode != 0:
+            raise self.fail(f"apply exited {proc.returncode}", "expected 0")
+        after = snapshot(self.copy)
+        changed = sorted(p for p in before if after.get(p) != before[p])
+        if not changed:
+            raise self.fail("apply changed no file")
+        missing = [p for p in changed if f"{p}.backup" not in after]
+        if missing:
+            raise self.fail("no .backup for changed files", ", ".join(missing))
+        wrong = [p for p in changed if after[f"{p}.backup"] != before[p]]
+        if wrong:
+            raise self.fail(".backup does not hold the original bytes", ", ".join(wrong))
+        for path in changed:
+            self.console.print(f"  rewritten: [bold]{path}[/]  (original in {path}.backup)")
+        self.ok(f"apply: exit 0, {len(changed)} file(s) rewritten, originals in *.backup")
+
+    def tests_green(self) -> None:
+        self.step("Run the tests again: they pass")
+        self.command(PYTEST)
+        proc = run(PYTEST, self.copy, columns=self.console.width - 4)
+        output = proc.stdout + proc.stderr
+        self.show_output(output, "green" if proc.returncode == 0 else "red")
+        if proc.returncode != 0:
+            raise self.fail(f"the tests still fail after apply (pytest exit {proc.returncode})")
+        if ERROR_TEXT in output:
+            raise self.fail(f"{ERROR_TEXT!r} still appears in the output")
+        self.ok("after: tests green (exit 0)")
+
+    def idempotent(self) -> None:
+        self.step("Run the dry run again: nothing left to change")
+        cmd = [*CODEMOD, "apply", "--dry-run", "."]
+        self.command(cmd)
+        proc = run(cmd, self.copy)
+        if proc.returncode != 0:
+            self.show_output(proc.stdout + proc.stderr, "red", tail=40)
+            raise self.fail(
+                f"second apply --dry-run exited {proc.returncode}", "expected 0 (idempotent)"
+            )
+        self.ok("apply --dry-run again: exit 0, the rewrite is idempotent")
+
+    def revert(self) -> None:
+        self.step("Undo: ssot-codemod revert .")
+        cmd = [*CODEMOD, "revert", "."]
+        self.command(cmd)
+        proc = run(cmd, self.copy)
+        self.show_output(proc.stdout + proc.stderr, "blue", tail=40)
+        if proc.returncode != 0:
+            raise self.fail(f"revert exited {proc.returncode}", "expected 0")
+        self.ok("revert: exit 0")
+
+    def compare(self, original: dict[str, str]) -> None:
+        self.step("Compare the copy with the original example (sha256)")
+        now = snapshot(self.copy)
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+        table.add_column("file")
+        table.add_column("sha256", style="dim")
+        table.add_column("")
+        differing = []
+        for path, digest in original.items():
+            same = now.get(path) == digest
+            if not same:
+                differing.append(path)
+            table.add_row(path, digest[:16], "[green]identical" if same else "[bold red]DIFFERS")
+        self.console.print(table)
+        backups = sorted(p for p in now if p.endswith(".backup"))
+        journal = sorted(p for p in now if p.split("/")[0] == JOURNAL_DIR)
+        extra = sorted(p for p in now if p not in original and p not in backups + journal)
+        if differing:
+            raise self.fail("files differ from the original", ", ".join(differing))
+        if backups:
+            raise self.fail("*.backup files remain after revert", ", ".join(backups))
+        if extra:
+            raise self.fail("files that were not in the example remain", ", ".join(extra))
+        if journal:
+            self.console.print(f"  [dim]note: the codemod's journal remains: {', '.join(journal)}")
+        self.ok(f"byte-identical: all {len(original)} files (sha256), no *.backup files remain")
+
+    def summary(self, passed: bool, seconds: float) -> None:
+        self.console.print()
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for what, ok, detail in self.results:
+            mark = "[bold green]✔" if ok else "[bold red]✘"
+            table.add_row(mark, what + (f" [dim]({detail})" if detail and not ok else ""))
+        title = "demo passed" if passed else "demo FAILED"
+        self.console.print(
+            Panel(
+                table,
+                title=f"[bold]{title}[/] in {seconds:.1f}s",
+                border_style="green" if passed else "red",
+            )
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy")
+    parser.add_argument("--no-color", action="store_true", help="plain output")
+    args = parser.parse_args(argv)
+
+    console = Console(highlight=False, no_color=args.no_color or None)
+    console.print(
+        Panel(
+            "The SSOT test framework bridges [bold]asyncSetUp[/] with "
+            "[bold]loop.run_until_complete()[/] and re-enters it from inside the loop.\n"
+            "red → diff → apply → green → revert → byte-identical",
+            title="[bold]ssot-codemod demo",
+            border_style="cyan",
+        )
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="ssot-demo-"))
+    demo = Demo(console, workdir)
+    started = time.monotonic()
+    passed = False
+    try:
+        original = demo.prepare()
+        demo.tests_red()
+        demo.cli_available()
+        demo.dry_run(original)
+        demo.apply(original)
+        demo.tests_green()
+        demo.idempotent()
+        demo.revert()
+        demo.compare(original)
+        passed = True
+    except DemoFailure as exc:
+        console.print(f"\n[bold red]demo failed:[/] {exc}")
+    finally:
+        demo.summary(passed, time.monotonic() - started)
+        if passed and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            console.print(f"[dim]copy kept in {demo.copy}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

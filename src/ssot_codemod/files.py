@@ -1,0 +1,406 @@
+"""Which files to process, and how their bytes become text and back.
+
+Discovery walks directories with ``os.scandir`` (fast on trees of tens of thousands of files),
+honours ``.gitignore`` files (nested ones for their own subtree, plus those of ancestor directories
+up to the enclosing git repository root) through :class:`pathspec.GitIgnoreSpec`, skips the usual
+junk (:data:`DEFAULT_EXCLUDES`) and never follows symlinks out of the tree.
+
+Decoding follows Python's own rules (:func:`tokenize.detect_encoding`: UTF-8 BOM, ``coding:``
+cookies) and never normalises line endings, so :func:`encode_source` gives back the exact bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tokenize
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from ssot_codemod.types import EngineError
+
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "Discovery",
+    "SourceText",
+    "discover",
+    "encode_source",
+    "read_source",
+]
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git/",
+    ".hg/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".nox/",
+    "node_modules/",
+    "__pycache__/",
+    "build/",
+    "dist/",
+    ".eggs/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".pytest_cache/",
+    ".ssot-codemod/",
+    "*.backup",
+)
+
+_GITIGNORE = ".gitignore"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The files to process (sorted, no duplicates) and the paths that could not be walked."""
+
+    files: tuple[Path, ...]
+    errors: tuple[tuple[Path, str], ...]
+
+
+# --------------------------------------------------------------------------------------------
+# discovery
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _read_gitignore(path: str) -> pathspec.GitIgnoreSpec | None:
+    """The spec of one ``.gitignore`` file, None if it has no patterns. OSError propagates."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    return spec if len(spec.patterns) else None
+
+
+def _find_repo_root(start: str) -> str | None:
+    """The nearest directory at or above *start* (a real path) that contains ``.git``."""
+    current = start
+    while True:
+        if os.path.lexists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+# A gitignore scope: (prefix, spec). For a .gitignore inside the walked tree the prefix is its
+# directory relative to the walked root ("" for the root, "sub/dir/" deeper), stripped from a
+# root-relative path before matching; for an ancestor's .gitignore it is the walked root relative
+# to that ancestor, prepended before matching.
+_Scope = tuple[str, pathspec.GitIgnoreSpec]
+
+
+class _Walker:
+    def __init__(
+        self,
+        excludes: pathspec.GitIgnoreSpec | None,
+        exclude_base_rel: str | None,
+    ) -> None:
+        self.excludes = excludes
+        self.exclude_base_rel = exclude_base_rel
+        self.candidates: list[tuple[Path, str]] = []  # (path, real path used for dedupe)
+        self.errors: list[tuple[Path, str]] = []
+
+    def walk(self, root: Path, suffix: str) -> None:
+        root_str = os.fspath(root)
+        root_real = os.path.realpath(root_str)
+
+        # .gitignore files of ancestors, up to the repository root (outermost first).
+        ancestors: list[_Scope] = []
+        repo = _find_repo_root(root_real)
+        if repo is not None and repo != root_real:
+            rel_to_repo = os.path.relpath(root_real, repo).replace(os.sep, "/")
+            parts = rel_to_repo.split("/")
+            for depth in range(len(parts)):
+                directory = os.path.join(repo, *parts[:depth])
+                prefix = "/".join(parts[depth:]) + "/"  # root's path relative to that directory
+                gi = os.path.join(directory, _GITIGNORE)
+                if os.path.isfile(gi):
+                    try:
+                        spec = _read_gitignore(gi)
+                    except OSError as exc:
+                        self.errors.append((Path(gi), _os_reason(exc)))
+                        continue
+                    if spec is not None:
+                        ancestors.append((prefix, spec))
+            # A directory the user named explicitly is walked even if an ancestor ignores it.
+            ancestors = [
+                (prefix, spec)
+                for prefix, spec in ancestors
+                if spec.check_file(prefix).include is not True
+            ]
+
+        self._walk_dir(root, root_str, root_real, "", ancestors, [], suffix)
+
+    def _ignored(
+        self,
+        rel: str,
+        ancestors: list[_Scope],
+        nested: list[_Scope],
+    ) -> bool:
+        """Whether *rel* (root-relative, "/"-separated, trailing "/" for dirs) is ignored."""
+        excludes = self.excludes
+        if excludes is not None:
+            if excludes.match_file(rel):
+                return True
+            if self.exclude_base_rel is not None and excludes.match_file(
+                self.exclude_base_rel + rel
+            ):
+                return True
+        # Deepest .gitignore with a matching pattern decides (negations can re-include).
+        for prefix, spec in reversed(nested):
+            result = spec.check_file(rel[len(prefix) :])
+            if result.include is not None:
+                return bool(result.include)
+        for prefix, spec in reversed(ancestors):
+            result = spec.check_file(prefix + rel)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+    def _walk_dir(
+        self,
+        directory: Path,
+        dir_str: str,
+        root_real: str,
+        rel_dir: str,
+        ancestors: list[_Scope],
+        nested: list[_Scope],
+        suffix: str,
+    ) -> None:
+        try:
+            with os.scandir(dir_str) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            self.errors.append((directory, _os_reason(exc)))
+            return
+
+        names = {e.name for e in entries}
+        if _GITIGNORE in names:
+            gi_path = os.path.join(dir_str, _GITIGNORE)
+            try:
+                spec = _read_gitignore(gi_path)
+            except OSError as exc:
+                self.errors.append((directory / _GITIGNORE, _os_reason(exc)))
+                spec = None
+            if spec is not None:
+                nested = [*nested, (rel_dir, spec)]
+
+        for entry in entries:
+            rel = rel_dir + entry.name
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError as exc:
+                self.errors.append((directory / entry.name, _os_reason(exc)))
+                continue
+            if is_dir:
+                if self._ignored(rel + "/", ancestors, nested):
+                    continue
+                self._walk_dir(
+                    directory / entry.name,
+                    entry.path,
+                    root_real,
+                    rel + "/",
+                    ancestors,
+                    nested,
+                    suffix,
+                )
+                continue
+            if not entry.name.endswith(suffix):
+                continue
+            if is_link:
+                real = os.path.realpath(entry.path)
+                # Symlinked directories are never followed; links leaving the tree are skipped.
+                if not os.path.isfile(real) or not _is_within(real, root_real):
+                    continue
+            else:
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                except OSError:
+                    continue
+                real = os.path.join(root_real, *rel.split("/"))
+            if self._ignored(rel, ancestors, nested):
+                continue
+            self.candidates.append((directory / entry.name, real))
+
+
+def _is_within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _rel_prefix(base: Path, root: Path) -> str | None:
+    """*root* relative to *base* as a "/"-terminated prefix, None when it is not inside."""
+    try:
+        rel = os.path.relpath(os.path.realpath(root), os.path.realpath(base))
+    except ValueError:  # different drives on Windows
+        return None
+    if rel == os.curdir:
+        return ""
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    return rel.replace(os.sep, "/") + "/"
+
+
+def discover(
+    paths: Sequence[Path],
+    *,
+    exclude: Sequence[str] = (),
+    extend_default_excludes: bool = True,
+    suffix: str = ".py",
+    exclude_base: Path | None = None,
+) -> Discovery:
+    """Expand *paths* (files and directories) into the sorted list of files to process.
+
+    - A file named explicitly is always included, whatever its suffix or ignore status.
+    - Directories are walked for files ending in *suffix*, skipping :data:`DEFAULT_EXCLUDES`
+      (unless ``extend_default_excludes=False``), the *exclude* patterns (gitignore syntax) and
+      whatever ``.gitignore`` files (in the tree and its ancestors up to the repository root)
+      ignore. Exclude patterns are matched against the path relative to the walked directory
+      and, when given, relative to *exclude_base* (the project root holding the configuration).
+    - Symlinked directories are not followed; symlinked files are kept only when their target is
+      inside the walked directory, and every file appears once (first path in sorted order).
+    - Missing paths and unreadable directories are reported in ``errors``; the walk goes on.
+    """
+    patterns: list[str] = []
+    if extend_default_excludes:
+        patterns.extend(DEFAULT_EXCLUDES)
+    patterns.extend(exclude)
+    excludes = pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+
+    explicit: list[tuple[Path, str]] = []
+    errors: list[tuple[Path, str]] = []
+    walked: list[tuple[Path, str]] = []
+    for path in paths:
+        path = Path(path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            errors.append((path, "path does not exist"))
+            continue
+        except OSError as exc:
+            errors.append((path, _os_reason(exc)))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            base_rel = _rel_prefix(exclude_base, path) if exclude_base is not None else None
+            if base_rel and excludes is not None and excludes.match_file(base_rel):
+                base_rel = None  # a directory named explicitly is walked even if excluded
+            walker = _Walker(excludes, base_rel)
+            walker.walk(path, suffix)
+            walked.extend(walker.candidates)
+            errors.extend(walker.errors)
+        elif stat.S_ISREG(st.st_mode):
+            explicit.append((path, os.path.realpath(path)))
+        else:
+            errors.append((path, "not a regular file or directory"))
+
+    return Discovery(files=_dedupe([*explicit, *walked]), errors=_sorted_errors(errors))
+
+
+def _dedupe(candidates: Iterable[tuple[Path, str]]) -> tuple[Path, ...]:
+    seen: set[str] = set()
+    out: list[Path] = []
+    for path, real in sorted(candidates, key=lambda c: c[0]):
+        if real in seen:
+            continue
+        seen.add(real)
+        out.append(path)
+    return tuple(out)
+
+
+def _sorted_errors(errors: Iterable[tuple[Path, str]]) -> tuple[tuple[Path, str], ...]:
+    return tuple(sorted(dict.fromkeys(errors), key=lambda e: (e[0], e[1])))
+
+
+# --------------------------------------------------------------------------------------------
+# bytes <-> text
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """Decoded source: *text* without the BOM, the codec used and whether a BOM was present."""
+
+    text: str
+    encoding: str
+    bom: bool
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def read_source(data: bytes) -> SourceText:
+    """Decode *data* the way Python does, keeping line endings and remembering a BOM.
+
+    Raises :class:`~ssot_codemod.types.EngineError` (one-line message) for binary files,
+    bad encoding declarations and undecodable bytes.
+    """
+    if b"\x00" in data:
+        raise EngineError("binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        reason = _one_line(str(exc.msg if exc.msg else exc))
+        if reason.startswith("invalid or missing encoding declaration"):
+            # No cookie and the first lines are not UTF-8: say what is wrong with the bytes.
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as dec:
+                raise EngineError(_decode_reason("utf-8", data, dec)) from None
+        raise EngineError(f"bad encoding declaration: {reason}") from None
+
+    bom = encoding == "utf-8-sig"
+    if bom:
+        encoding = "utf-8"
+        body = data[len(_UTF8_BOM) :]
+    else:
+        body = data
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise EngineError(_decode_reason(encoding, body, exc)) from None
+    except LookupError as exc:  # e.g. a cookie naming a codec that is not a text encoding
+        raise EngineError(f"cannot decode as {encoding}: {_one_line(str(exc))}") from None
+    if encoding != "utf-8":
+        # Some codecs are not bijective; never hand out text that would not write back exactly.
+        try:
+            same = text.encode(encoding) == body
+        except (UnicodeError, LookupError):
+            same = False
+        if not same:
+            raise EngineError(f"cannot decode as {encoding}: bytes do not round-trip")
+    return SourceText(text=text, encoding=encoding, bom=bom)
+
+
+def _decode_reason(encoding: str, data: bytes, exc: UnicodeDecodeError) -> str:
+    line = data.count(b"\n", 0, exc.start) + 1
+    bad = data[exc.start : exc.start + 1].hex()
+    return f"cannot decode as {encoding}: {exc.reason} (byte 0x{bad} on line {line})"
+
+
+def encode_source(text: str, like: SourceText) -> bytes:
+    """Encode *text* with the encoding (and BOM) of *like*; the inverse of :func:`read_source`.
+
+    Raises :class:`~ssot_codemod.types.EngineError` if *text* has characters the encoding cannot
+    represent.
+    """
+    try:
+        data = text.encode(like.encoding)
+    except UnicodeEncodeError as exc:
+        char = exc.object[exc.start : exc.start + 1]
+        raise EngineError(f"cannot encode {char!r} as {like.encoding}") from None
+    except LookupError as exc:
+        raise EngineError(f"cannot encode as {like.encoding}: {_one_line(str(exc))}") from None
+    return _UTF8_BOM + data if like.bom else data
