@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from ssot_codemod.sourcemap import SourceMap
+
 UNKNOWN = "?"
 LOCAL_PREFIX = "local:"
 BUILTIN_OBJECT = "builtins.object"
@@ -97,6 +99,8 @@ class ClassInfo:
     name: str
     node: cst.ClassDef
     methods: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
+    # The module-level statement that contains the class (the class itself when top-level).
+    top_level: cst.CSTNode | None = None
 
     def method(self, name: str) -> cst.FunctionDef | None:
         """The definition that exists at runtime: the last one in the class body."""
@@ -135,19 +139,32 @@ class ModuleIndex:
         self._facts: dict[str, ClassFacts] = {}
         self._mro: dict[str, list[str] | None] = {}
         self._pending_aliases: list[tuple[str, cst.BaseExpression]] = []
+        self._source: SourceMap | None = None
+        # Per-module memo for rules (keyed by a label and a node id).
+        self.memo: dict[tuple[str, int], object] = {}
         for stmt in module.body:
             self._index_statement(stmt, top_level=True)
         for name, value in self._pending_aliases:
             self.bindings.setdefault(name, set()).update(self.resolve(value))
-        collector = _ClassCollector()
-        module.visit(collector)
-        for info in collector.classes:
+        for info in _collect_classes(module):
             self.class_of_node[id(info.node)] = info
             # A name bound to two classes is ambiguous: keep the first, mark the binding unknown.
             if info.name in self.classes:
                 self.bindings.setdefault(info.name, set()).add(UNKNOWN)
             else:
                 self.classes[info.name] = info
+
+    @property
+    def source(self) -> SourceMap:
+        """Text and positions of every node, from one code generation pass made on demand."""
+        if self._source is None:
+            self._source = SourceMap(self.module)
+        return self._source
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        """Source text of a node of this module (memoised)."""
+        text = self.source.text(node)
+        return text if text is not None else self.module.code_for_node(node)
 
     # -- bindings ---------------------------------------------------------------------------
     def _bind(self, name: str, target: str) -> None:
@@ -357,16 +374,40 @@ class ModuleIndex:
         return NOT_DEFINED
 
 
-class _ClassCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.classes: list[ClassInfo] = []
+def _collect_classes(module: cst.Module) -> list[ClassInfo]:
+    """Every class, in source order, found by walking statements only (never expressions:
+    a full LibCST visit costs as much as the parse)."""
+    found: list[ClassInfo] = []
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        info = ClassInfo(node.name.value, node)
-        for stmt in class_body(node):
-            if isinstance(stmt, cst.FunctionDef):
-                info.methods.setdefault(stmt.name.value, []).append(stmt)
-        self.classes.append(info)
+    def walk(statements: Sequence[cst.CSTNode], top: cst.CSTNode | None) -> None:
+        for stmt in statements:
+            anchor = top if top is not None else stmt
+            if isinstance(stmt, cst.ClassDef):
+                info = ClassInfo(stmt.name.value, stmt, top_level=anchor)
+                for inner in class_body(stmt):
+                    if isinstance(inner, cst.FunctionDef):
+                        info.methods.setdefault(inner.name.value, []).append(inner)
+                found.append(info)
+            for block in _nested_blocks(stmt):
+                walk(block, anchor)
+
+    walk(module.body, None)
+    return found
+
+
+def _nested_blocks(stmt: cst.CSTNode) -> Iterator[Sequence[cst.CSTNode]]:
+    if isinstance(stmt, (cst.ClassDef, cst.FunctionDef, cst.With, cst.For, cst.While)):
+        if isinstance(stmt.body, cst.IndentedBlock):
+            yield stmt.body.body
+        if isinstance(stmt, (cst.For, cst.While)) and stmt.orelse is not None:
+            yield _block(stmt.orelse.body)
+    elif isinstance(stmt, (cst.If, cst.Try, cst.TryStar)):
+        if isinstance(stmt, cst.TryStar):
+            yield _block(stmt.body)
+            for handler in stmt.handlers:
+                yield _block(handler.body)
+        else:
+            yield from _compound_blocks(stmt)
 
 
 def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ssot_codemod.helper_source import HELPER_NAME
 from ssot_codemod.types import EngineError, Finding
 
 if TYPE_CHECKING:
@@ -32,10 +33,14 @@ __all__ = [
     "Options",
     "ProgressCallback",
     "RunResult",
+    "VerifyResult",
     "apply_paths",
     "check_paths",
     "resolve_rules",
     "revert_paths",
+    "rollback",
+    "run_verify",
+    "split_command",
 ]
 
 FileStatus = Literal[
@@ -71,6 +76,9 @@ class Options:
     jobs: int | None = None  # None: os.cpu_count()
     # Exclude globs are also matched relative to this directory (the config file's project).
     exclude_base: Path | None = None
+    # Where --helper-module is resolved (the config file's directory); None: derived from the
+    # PATHs (see helper_module.project_root).
+    project_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ class FileResult:
 
     ``original``/``new`` hold the decoded texts only when the engine produced a different text
     (for diffs). ``parsed`` tells whether the file passed the byte prefilter and was parsed.
+    ``created`` lists the paths apply created for this result (a new helper module, its package
+    directories and ``__init__.py`` files), in creation order; with ``--dry-run``, those it
+    would create.
     """
 
     path: Path
@@ -88,6 +99,7 @@ class FileResult:
     new: str | None = None
     error: str | None = None
     parsed: bool = False
+    created: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class RunResult:
     files: tuple[FileResult, ...]
     discovery_errors: tuple[tuple[Path, str], ...] = ()
     elapsed: float = 0.0
+    # The --helper-module file, when this run created or extended it (or would, in a dry run).
+    helper_module_path: Path | None = None
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -342,10 +356,14 @@ def _run(
         if progress is not None:
             progress(done, total)
 
+    helper = _HelperTarget.find(paths, options) if mode != "check" else None
+
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
     tasks: list[_Task] = []
     for index, path in enumerate(discovery.files):
+        if helper is not None and helper.is_file(path):
+            helper.index = index
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -357,24 +375,68 @@ def _run(
             tick()
             continue
         originals[index] = data
+        # The helper module itself must not import the helper from itself: it gets the helper
+        # inline, as without --helper-module.
+        helper_module = (
+            None if helper is not None and helper.index == index else options.helper_module
+        )
         tasks.append(
-            _Task(index, os.fspath(path), data, codes, options.unsafe_fixes, options.helper_module)
+            _Task(index, os.fspath(path), data, codes, options.unsafe_fixes, helper_module)
         )
 
     computed = _compute_all(tasks, _effective_jobs(options.jobs), tick)
 
-    any_written = False
+    # The helper module first: the rewritten files that import from it are written only once it
+    # defines the helper.
+    helper_result: FileResult | None = None
+    blocked = False
+    if helper is not None:
+        assert options.helper_module is not None
+        needing = [
+            t.index
+            for t in tasks
+            if t.index != helper.index and _uses_helper(computed[t.index], originals[t.index])
+        ]
+        if needing:
+            helper_result = _ensure_helper_module(
+                options.helper_module, helper, computed, originals, results, mode
+            )
+            blocked = helper_result is not None and helper_result.status == "error"
+
     for task in tasks:  # path order
         path = discovery.files[task.index]
         outcome = computed[task.index]
-        results[task.index], written = _finish(path, outcome, originals[task.index], mode)
-        any_written = any_written or written
+        if helper_result is not None and helper is not None and task.index == helper.index:
+            continue
+        if blocked and _uses_helper(outcome, originals[task.index]):
+            assert helper_result is not None
+            results[task.index] = FileResult(
+                path,
+                "error",
+                findings=outcome.findings,
+                error=f"not rewritten: it would import {HELPER_NAME} from "
+                f"{options.helper_module}, which could not be written "
+                f"({_display(helper_result.path)})",
+                parsed=True,
+            )
+            continue
+        results[task.index], _ = _finish(path, outcome, originals[task.index], mode)
 
-    if any_written and options.helper_module is not None:
-        _ensure_helper_module(options.helper_module, [Path(p) for p in paths])
-
-    ordered = tuple(results[i] for i in range(total))
-    return RunResult(ordered, discovery.errors, time.perf_counter() - started)
+    ordered_results = [results[i] for i in range(total)]
+    helper_path: Path | None = None
+    if helper_result is not None:
+        assert helper is not None
+        helper_path = helper_result.path
+        if helper.index is not None:
+            ordered_results[helper.index] = helper_result
+        else:
+            ordered_results.append(helper_result)
+    return RunResult(
+        tuple(ordered_results),
+        discovery.errors,
+        time.perf_counter() - started,
+        helper_module_path=helper_path,
+    )
 
 
 def _finish(
@@ -407,16 +469,114 @@ def _finish(
     return replace(base, status="changed"), True
 
 
-def _ensure_helper_module(helper_module: str, roots: Iterable[Path]) -> None:
-    """Create the ``--helper-module`` file if it does not exist yet.
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path).replace(os.sep, "/")
+    except ValueError:
+        return str(path)
 
-    TODO(helper-module): not implemented. The engine already imports ``run_coroutine_sync``
-    from *helper_module* instead of inserting the helper; writing
-    ``<root>/<helper/module/path>.py`` with ``helper_source.HELPER_SOURCE`` (through
-    ``backup.commit_rewrite`` so revert removes it) is a later feature. Until then the user
-    creates that module once.
+
+@dataclass
+class _HelperTarget:
+    """Where the ``--helper-module`` file is, and which discovered file it is (if any)."""
+
+    root: Path
+    path: Path
+    key: str
+    index: int | None = None
+
+    @classmethod
+    def find(cls, paths: Sequence[Path | str], options: Options) -> _HelperTarget | None:
+        if options.helper_module is None:
+            return None
+        from ssot_codemod.helper_module import locate_helper_module, project_root
+
+        root = project_root([Path(p) for p in paths], options.helper_module, options.project_root)
+        path = locate_helper_module(options.helper_module, root)
+        return cls(root, path, os.path.normcase(os.path.realpath(path)))
+
+    def is_file(self, path: Path) -> bool:
+        return os.path.normcase(os.path.realpath(path)) == self.key
+
+
+def _uses_helper(outcome: _Computed, original: bytes) -> bool:
+    """Whether this outcome rewrites the file into one that calls the helper."""
+    return (
+        outcome.error is None
+        and outcome.new_bytes is not None
+        and outcome.new_bytes != original
+        and outcome.new is not None
+        and HELPER_NAME in outcome.new
+    )
+
+
+def _ensure_helper_module(
+    helper_module: str,
+    target: _HelperTarget,
+    computed: dict[int, _Computed],
+    originals: dict[int, bytes],
+    results: dict[int, FileResult],
+    mode: Literal["check", "apply", "dry-run"],
+) -> FileResult | None:
+    """Make the ``--helper-module`` file define the helper (in apply mode, write it).
+
+    Returns the helper module's result, or None when nothing is needed beyond the normal
+    processing of that file (it already defines the helper, or the engine's rewrite of it, as
+    one of the PATHs, inserts the helper inline).
     """
-    return None
+    from ssot_codemod.helper_module import (
+        HelperModuleError,
+        create_helper_module,
+        plan_helper_module,
+    )
+
+    path = target.path
+    index = target.index
+    outcome = computed.get(index) if index is not None else None
+    base = results.get(index) if index is not None else None
+    findings = outcome.findings if outcome is not None else base.findings if base else ()
+    parsed = outcome is not None
+    disk = originals.get(index) if index is not None else None
+    engine_new = None
+    if outcome is not None and outcome.error is None and outcome.new_bytes is not None:
+        if outcome.new_bytes != disk:
+            engine_new = outcome.new_bytes
+    try:
+        change = plan_helper_module(helper_module, target.root, current=engine_new)
+    except HelperModuleError as exc:
+        return FileResult(
+            path, "error", findings=findings, error=_one_line(str(exc)), parsed=parsed
+        )
+    if change is None:
+        return None
+    original_text = (
+        outcome.original if engine_new is not None and outcome is not None else change.original_text
+    )
+    result = FileResult(
+        change.path,
+        "would-change",
+        findings=findings,
+        original=original_text,
+        new=change.new_text,
+        parsed=parsed,
+        created=change.created,
+    )
+    if mode != "apply":
+        return result
+
+    from ssot_codemod.backup import ApplyRefused, commit_rewrite
+
+    try:
+        if change.original is None:
+            created = create_helper_module(change)
+            return replace(result, status="changed", created=created)
+        on_disk = disk if engine_new is not None and disk is not None else change.original
+        commit_rewrite(change.path, on_disk, change.new)
+    except (ApplyRefused, HelperModuleError) as exc:
+        return replace(result, status="error", error=_one_line(str(exc)), created=())
+    except OSError as exc:
+        return replace(result, status="error", error=_read_error(exc), created=())
+    return replace(result, status="changed")
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,3 +664,118 @@ def revert_paths(
         if progress is not None:
             progress(done, len(targets))
     return RunResult(tuple(results), missing, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------
+# apply --verify: run a command after applying; roll back what this apply changed if it fails
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of the ``--verify`` command. ``returncode is None``: it could not start."""
+
+    command: str
+    returncode: int | None
+    output: str
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+
+def split_command(command: str) -> list[str]:
+    """*command* as an argument list (POSIX shell quoting). Raises ValueError if unusable."""
+    import shlex
+
+    argv = shlex.split(command)
+    if not argv:
+        raise ValueError("the command is empty")
+    return argv
+
+
+def run_verify(command: str, *, cwd: Path | None = None) -> VerifyResult:
+    """Run *command* without a shell (stdin closed, environment inherited, output captured).
+
+    stdout and stderr are captured together, in the order the command wrote them. Raises
+    ValueError for a command that cannot be split; KeyboardInterrupt passes through (the child
+    has been stopped by then).
+    """
+    import subprocess
+
+    argv = split_command(command)
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        return VerifyResult(command, None, "", error=f"command not found: {argv[0]}")
+    except OSError as exc:
+        reason = _one_line(exc.strerror or str(exc))
+        return VerifyResult(command, None, "", error=f"cannot run {argv[0]}: {reason}")
+    output = done.stdout.decode("utf-8", "replace") if done.stdout else ""
+    return VerifyResult(command, done.returncode, output)
+
+
+def _remove_pycache(directory: Path) -> None:
+    """Remove ``directory/__pycache__`` if it holds nothing but bytecode (a test run made it)."""
+    cache = directory / "__pycache__"
+    if not cache.is_dir() or cache.is_symlink():
+        return
+    try:
+        entries = list(cache.iterdir())
+        if all(e.suffix == ".pyc" and e.is_file() and not e.is_symlink() for e in entries):
+            for entry in entries:
+                entry.unlink()
+            cache.rmdir()
+    except OSError:
+        return
+
+
+def rollback(result: RunResult) -> RunResult:
+    """Undo what the apply that produced *result* changed: restore every ``changed`` file from
+    the backup this run made (:func:`ssot_codemod.backup.revert_file`) and remove the files and
+    directories it created. Statuses: ``reverted``, ``refused`` or ``error``.
+    """
+    started = time.perf_counter()
+    from ssot_codemod.backup import revert_file
+    from ssot_codemod.helper_module import remove_created
+
+    out: list[FileResult] = []
+    for file in result.files:
+        if file.status != "changed":
+            continue
+        if file.path in file.created:
+            for created in file.created:
+                if created.is_dir() and not created.is_symlink():
+                    _remove_pycache(created)
+            problems = remove_created(file.created)
+            if problems:
+                where, why = problems[0]
+                out.append(
+                    FileResult(file.path, "error", error=f"cannot remove {_display(where)}: {why}")
+                )
+            else:
+                out.append(FileResult(file.path, "reverted"))
+            continue
+        try:
+            outcome = revert_file(file.path)
+        except OSError as exc:
+            out.append(FileResult(file.path, "error", error=_read_error(exc)))
+            continue
+        status = _REVERT_STATUS.get(outcome.status, "error")
+        if status == "already-original":
+            status = "reverted"
+        message = _one_line(outcome.message) if outcome.message else None
+        prefix = f"{outcome.path}: "
+        if message is not None and message.startswith(prefix):
+            message = message[len(prefix) :]
+        out.append(
+            FileResult(file.path, status, error=message if status in _FAILED_STATUSES else None)
+        )
+    return RunResult(tuple(out), (), time.perf_counter() - started)

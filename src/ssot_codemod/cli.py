@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 
 from ssot_codemod import __version__
-from ssot_codemod.api import Options, RunResult, apply_paths, check_paths, resolve_rules
+from ssot_codemod.api import (
+    Options,
+    RunResult,
+    VerifyResult,
+    apply_paths,
+    check_paths,
+    resolve_rules,
+    rollback,
+    run_verify,
+    split_command,
+)
 from ssot_codemod.api import revert_paths as api_revert_paths
 from ssot_codemod.config import ConfigError, is_dotted_name, load_config
 from ssot_codemod.report import (
@@ -26,11 +36,13 @@ from ssot_codemod.report import (
     display_path,
     exit_code,
     format_text,
+    helper_module_line,
     write_diffs,
     write_errors,
     write_findings,
     write_summary,
     write_text,
+    write_verify,
 )
 
 if TYPE_CHECKING:
@@ -178,6 +190,7 @@ def _build_options(
         helper_module=helper_module if helper_module is not None else config.get("helper-module"),
         jobs=jobs,
         exclude_base=config_path.parent if config_path is not None else None,
+        project_root=config_path.parent if config_path is not None else None,
     )
     try:
         resolve_rules(options)
@@ -262,14 +275,53 @@ def _verbose_lines(command: Command, result: RunResult) -> None:
 
 
 def _finish(
-    command: Command, result: RunResult, *, quiet: bool, verbose: bool, dry_run: bool = False
+    command: Command,
+    result: RunResult,
+    *,
+    quiet: bool,
+    verbose: bool,
+    dry_run: bool = False,
+    verify_command: str | None = None,
 ) -> NoReturn:
     if verbose:
         _verbose_lines(command, result)
     write_errors(result, sys.stderr)
     if not quiet:
+        helper_line = helper_module_line(result, dry_run=dry_run)
+        if helper_line:
+            click.echo(helper_line, err=True)
         write_summary(command, result, sys.stderr, dry_run=dry_run)
-    raise click.exceptions.Exit(exit_code(command, result))
+    verify: VerifyResult | None = None
+    undone: RunResult | None = None
+    if verify_command is not None:
+        verify, undone = _verify_or_roll_back(result, verify_command, quiet=quiet)
+    raise click.exceptions.Exit(exit_code(command, result, verify=verify, rollback=undone))
+
+
+def _verify_or_roll_back(
+    result: RunResult, command: str, *, quiet: bool
+) -> tuple[VerifyResult | None, RunResult | None]:
+    """Run the --verify command; if it fails (or is interrupted), undo this apply's changes."""
+    if not result.count("changed"):
+        if not quiet:
+            click.echo("nothing changed: --verify command not run", err=True)
+        return None, None
+    if not quiet:
+        click.echo(f"verifying: {command}", err=True)
+    try:
+        verify = run_verify(command)
+    except KeyboardInterrupt:
+        restored = rollback(result)
+        write_errors(restored, sys.stderr)
+        interrupted = VerifyResult(command, 130, "", error="interrupted")
+        write_verify(interrupted, restored, sys.stderr)
+        raise click.exceptions.Exit(130) from None
+    undone = None if verify.passed else rollback(result)
+    if undone is not None:
+        write_errors(undone, sys.stderr)
+    if not (quiet and verify.passed):
+        write_verify(verify, undone, sys.stderr)
+    return verify, undone
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,6 +404,13 @@ def check(
 @_paths_argument
 @_rule_options
 @click.option("--dry-run", is_flag=True, help="Print a unified diff instead of writing.")
+@click.option(
+    "--verify",
+    "verify_command",
+    metavar="COMMAND",
+    help="After applying, run COMMAND (split like a shell would, run without one); if it "
+    "fails, restore every file this run changed and exit 1.",
+)
 @_display_options
 def apply(
     paths: tuple[Path, ...],
@@ -362,6 +421,7 @@ def apply(
     helper_module: str | None,
     jobs: int | None,
     dry_run: bool,
+    verify_command: str | None,
     quiet: bool,
     verbose: bool,
     no_color: bool,
@@ -380,7 +440,15 @@ def apply(
       ssot-codemod apply tests/
       ssot-codemod apply --unsafe-fixes tests/test_db.py
       ssot-codemod apply --helper-module tests.compat tests/
+      ssot-codemod apply --verify "pytest -x tests/e2e" tests/   # roll back if it fails
     """
+    if verify_command is not None:
+        if dry_run:
+            _usage_error("--verify cannot be combined with --dry-run")
+        try:
+            split_command(verify_command)
+        except ValueError as exc:
+            _usage_error(f"--verify: {exc}")
     options = _build_options(
         paths,
         select=select,
@@ -404,7 +472,14 @@ def apply(
         remaining = format_text(result, unapplied_only=True)
         if remaining:
             write_text(sys.stdout, remaining)
-    _finish("apply", result, quiet=quiet, verbose=verbose, dry_run=dry_run)
+    _finish(
+        "apply",
+        result,
+        quiet=quiet,
+        verbose=verbose,
+        dry_run=dry_run,
+        verify_command=verify_command,
+    )
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -467,7 +542,9 @@ def rules(code: str | None) -> None:
     wanted = code.strip().upper()
     for rule in ALL_RULES:
         if rule.code == wanted:
-            write_text(sys.stdout, _explain(rule))
+            from ssot_codemod.docs import render_rule
+
+            write_text(sys.stdout, render_rule(rule))
             return
     known = ", ".join(rule.code for rule in ALL_RULES)
     _usage_error(f"unknown rule code {code!r} (known: {known})")
@@ -485,31 +562,6 @@ def _print_rule_table(all_rules: Sequence[Rule]) -> None:
     for rule in sorted(all_rules, key=lambda rule: rule.code):
         table.add_row(rule.code, rule.name, rule.fix_safety)
     Console(file=sys.stdout, highlight=False, no_color=no_color_env()).print(table)
-
-
-_FIX_SAFETY_TEXT = {
-    "safe": "The fix is safe: apply makes it by default and it keeps the test's behaviour.",
-    "unsafe": "The fix is unsafe: apply makes it only with --unsafe-fixes, because it can "
-    "change behaviour. Review the diff.",
-    "none": "No automatic fix: the finding says what to change by hand.",
-}
-
-
-def _block(text: str) -> str:
-    return text.strip("\n")
-
-
-def _explain(rule: Rule) -> str:
-    """ruff-style rule documentation (Markdown)."""
-    safety = _FIX_SAFETY_TEXT.get(rule.fix_safety, rule.fix_safety)
-    return (
-        f"# {rule.name} ({rule.code})\n\n"
-        f"## What it does\n{_block(rule.summary)}\n\n"
-        f"## Why is this bad?\n{_block(rule.why)}\n\n"
-        f"## Example\n```python\n{_block(rule.example)}\n```\n\n"
-        f"## Use instead\n```python\n{_block(rule.use_instead)}\n```\n\n"
-        f"## Fix safety\n{safety}\n"
-    )
 
 
 def main() -> None:

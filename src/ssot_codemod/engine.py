@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
+from typing import Union
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, ImportItem
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.helper_source import HELPER_IMPORTS, HELPER_NAME, HELPER_SOURCE
@@ -28,12 +27,16 @@ def fix_source(
     rules: Sequence[Rule] | None = None,
     unsafe_fixes: bool = False,
     helper_module: str | None = None,
+    fix: bool = True,
 ) -> FixResult:
     """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
 
+    With ``fix=False`` (``check``) only the findings are computed; ``code`` is the source.
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
-    result = _run(source, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
+    result = _run(
+        source, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module, fix=fix
+    )
     if result.changed:
         _verify(result, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
     return result
@@ -45,6 +48,7 @@ def _run(
     rules: Sequence[Rule] | None,
     unsafe_fixes: bool,
     helper_module: str | None,
+    fix: bool = True,
 ) -> FixResult:
     data = source.encode("utf-8", "surrogatepass")
     candidates = [
@@ -61,14 +65,17 @@ def _run(
     if not plan.findings:
         return FixResult(source, source)
 
-    findings = _position(module, plan)
+    findings = _position(index, plan)
+    if not fix:
+        return FixResult(source, source, findings)
+    roundtrip = index.source.code
+    ancestors = index.source.ancestors(plan.removals | set(plan.replacements))
     if not (plan.replacements or plan.removals):
         return FixResult(source, source, findings)
-    new_module = module.visit(_PlanApplier(plan))
+    new_module = module.visit(_PlanApplier(plan, ancestors))
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
     new_code = _add_helper_and_imports(new_module, plan, helper_module).code
-    roundtrip = module.code
     if roundtrip != source:
         spliced = _splice(source, roundtrip, new_code)
         if spliced is None:
@@ -137,28 +144,22 @@ def _parse(source: str) -> cst.Module:
         raise EngineError(f"cannot parse: {first}") from None
 
 
-def _position(module: cst.Module, plan: Plan) -> tuple[Finding, ...]:
-    try:
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        positions = wrapper.resolve(PositionProvider)
-    except RecursionError:
-        raise EngineError("LibCST hit the recursion limit computing positions") from None
+def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
     findings = []
     for planned in plan.findings:
-        where = positions[planned.node]
-        start, end = where.start, where.end
-        if isinstance(planned.node, (cst.FunctionDef, cst.ClassDef)):
-            # Point at the name, like ruff does, not at the decorator or leading comment.
-            where = positions[planned.node.name]
-            start = where.start
+        node = planned.node
+        # Point at a definition's name, like ruff, not at its decorators or leading comments.
+        start_node = node.name if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else node
+        line, column = index.source.start(start_node)
+        end_line, end_column = index.source.end(node)
         findings.append(
             Finding(
                 code=planned.code,
                 message=planned.message,
-                line=start.line,
-                column=start.column + 1,
-                end_line=end.line,
-                end_column=end.column + 1,
+                line=line,
+                column=column,
+                end_line=end_line,
+                end_column=end_column,
                 fix=planned.fix,
                 applied=planned.applied,
             )
@@ -194,16 +195,95 @@ def _verify(
 def _add_helper_and_imports(
     module: cst.Module, plan: Plan, helper_module: str | None
 ) -> cst.Module:
-    imports = [ImportItem(mod, obj) for mod, obj in sorted(plan.imports, key=str)]
+    imports: list[tuple[str, str | None]] = sorted(plan.imports, key=str)
     if plan.needs_helper and not _defines_top_level(module, HELPER_NAME):
         if helper_module:
-            imports.append(ImportItem(helper_module, HELPER_NAME))
+            imports.append((helper_module, HELPER_NAME))
         else:
             module = _insert_helper(module)
-            imports.extend(ImportItem(name) for name in HELPER_IMPORTS)
-    if imports:
-        module = module.visit(AddImportsVisitor(CodemodContext(), imports))
-    return module
+            imports.extend((name, None) for name in HELPER_IMPORTS)
+    return _ensure_imports(module, imports)
+
+
+def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -> cst.Module:
+    """Add ``import M`` / ``from M import O`` lines that the module lacks, after its last
+    leading import.
+
+    This is what LibCST's AddImportsVisitor does for us in spirit, but constructing that
+    matcher-based visitor costs ~20 ms per file (more than parsing a typical test module), so
+    rewritten files would pay for it once per file; the cases we need are only these two forms.
+    """
+    present: set[tuple[str, str | None]] = set()
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                present.update(
+                    (alias.evaluated_name, None) for alias in small.names if alias.asname is None
+                )
+            elif (
+                isinstance(small, cst.ImportFrom)
+                and small.module is not None
+                and not small.relative
+                and not isinstance(small.names, cst.ImportStar)
+            ):
+                source = cst.Module([]).code_for_node(small.module)
+                present.update(
+                    (source, alias.evaluated_name) for alias in small.names if alias.asname is None
+                )
+    missing = [item for item in dict.fromkeys(imports) if item not in present]
+    if not missing:
+        return module
+    body: list[Statement] = list(module.body)
+    for mod, obj in [item for item in missing if item[1] is not None]:
+        merged = _merge_from_import(body, mod, obj)
+        if merged:
+            missing.remove((mod, obj))
+    new_lines = [
+        cst.parse_statement(f"from {mod} import {obj}" if obj else f"import {mod}")
+        for mod, obj in missing
+    ]
+    if not new_lines:
+        return module.with_changes(body=body)
+    position = 0
+    for i, stmt in enumerate(body):
+        if _is_import_or_docstring(stmt, first=i == 0):
+            position = i + 1
+        else:
+            break
+    if position == 0 and body:
+        # No import block: keep the new imports below the file's leading comments.
+        first = body[0]
+        new_lines[0] = new_lines[0].with_changes(leading_lines=first.leading_lines)
+        body[0] = first.with_changes(leading_lines=())
+    body[position:position] = new_lines
+    return module.with_changes(body=body)
+
+
+def _merge_from_import(body: list[Statement], module_name: str, obj: str | None) -> bool:
+    """Add ``obj`` to an existing single-line ``from module_name import ...``, in place."""
+    for i, stmt in enumerate(body):
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        if (
+            isinstance(small, cst.ImportFrom)
+            and small.module is not None
+            and not small.relative
+            and small.lpar is None
+            and not isinstance(small.names, cst.ImportStar)
+            and cst.Module([]).code_for_node(small.module) == module_name
+            and obj is not None
+        ):
+            names = list(small.names)
+            names[-1] = names[-1].with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+            names.append(cst.ImportAlias(name=cst.Name(obj)))
+            body[i] = stmt.with_changes(body=[small.with_changes(names=names)])
+            return True
+    return False
 
 
 def _defines_top_level(module: cst.Module, name: str) -> bool:
@@ -222,13 +302,23 @@ def _defines_top_level(module: cst.Module, name: str) -> bool:
     return False
 
 
+# What LibCST's Module.body really holds (its annotation says BaseStatement).
+Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
+
+
+@functools.lru_cache(maxsize=4)
+def _helper_statements(newline: str) -> tuple[Statement, ...]:
+    """The helper's statements, with the target module's newline inside its docstring too
+    (nodes are immutable, so one parse serves every module)."""
+    return tuple(cst.parse_module(HELPER_SOURCE.replace("\n", newline)).body)
+
+
 def _insert_helper(module: cst.Module) -> cst.Module:
-    helper_source = HELPER_SOURCE.replace("\n", module.default_newline)
-    helper_body = list(cst.parse_module(helper_source).body)
+    helper_body: list[Statement] = list(_helper_statements(module.default_newline))
     two_blank = [cst.EmptyLine(), cst.EmptyLine()]
     helper_body[0] = helper_body[0].with_changes(leading_lines=two_blank)
 
-    body = list(module.body)
+    body: list[Statement] = list(module.body)
     position = 0
     for i, stmt in enumerate(body):
         if _is_import_or_docstring(stmt, first=i == 0):
@@ -269,9 +359,14 @@ def _is_import_or_docstring(stmt: cst.CSTNode, *, first: bool) -> bool:
 class _PlanApplier(cst.CSTTransformer):
     """Applies a plan keyed by the identity of original nodes, in a single pass."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, ancestors: set[int]) -> None:
         super().__init__()
         self.plan = plan
+        self.ancestors = ancestors
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Only paths leading to an edited node are rebuilt; everything else is kept as is.
+        return id(node) in self.ancestors
 
     def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode

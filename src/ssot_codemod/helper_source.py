@@ -23,7 +23,7 @@ def run_coroutine_sync(coro, loop=None, *, worker_timeout=300.0, _running=set())
       Objects bound to that worker loop cannot be used from the caller's loop; where async
       code calls setUp(), ``await self.asyncSetUp()`` there is the real fix.
 
-    A re-entrant call for the same object and hook (``super().setUp()`` inside
+    A re-entrant call for the same object and hook (``setUp`` called again from inside
     ``asyncSetUp``) returns None instead of running the hook a second time.
     """
     frame = getattr(coro, "cr_frame", None)

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from ssot_codemod import __version__
-from ssot_codemod.api import FileResult, FileStatus, RunResult
+from ssot_codemod.api import FileResult, FileStatus, RunResult, VerifyResult
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -58,14 +58,24 @@ EXIT_ERROR = 2
 # exit codes
 
 
-def exit_code(command: Command, result: RunResult) -> int:
+def exit_code(
+    command: Command,
+    result: RunResult,
+    *,
+    verify: VerifyResult | None = None,
+    rollback: RunResult | None = None,
+) -> int:
     """The process exit status for *command* (see the table in the CLI spec).
 
-    2 if any path or file could not be processed (or revert refused one) - errors win;
-    1 if ``check`` found something or ``apply --dry-run`` would change a file; else 0.
+    2 if any path or file could not be processed (or revert refused one, or a ``--verify``
+    rollback could not restore one) - errors win; 1 if ``check`` found something,
+    ``apply --dry-run`` would change a file or the ``apply --verify`` command failed (and the
+    run was rolled back); else 0.
     """
-    if result.has_errors:
+    if result.has_errors or (rollback is not None and rollback.has_errors):
         return EXIT_ERROR
+    if verify is not None and not verify.passed:
+        return EXIT_FOUND
     if command == "check":
         return EXIT_FOUND if any(f.findings for f in result.files) else EXIT_OK
     if command == "apply":
@@ -308,10 +318,13 @@ def write_findings(
 _NO_NEWLINE = "\\ No newline at end of file\n"
 
 
-def unified_diff(original: str, new: str, path: Path, cwd: Path | None = None) -> str:
+def unified_diff(
+    original: str, new: str, path: Path, cwd: Path | None = None, *, new_file: bool = False
+) -> str:
     """A unified diff (3 lines of context) with ``a/<relpath>``/``b/<relpath>`` headers.
 
-    Line endings are kept as they are in the file; "" when nothing differs.
+    Line endings are kept as they are in the file; "" when nothing differs. A *new_file* is
+    diffed against ``/dev/null``, as git does.
     """
     if original == new:
         return ""
@@ -319,7 +332,7 @@ def unified_diff(original: str, new: str, path: Path, cwd: Path | None = None) -
     lines = difflib.unified_diff(
         original.splitlines(keepends=True),
         new.splitlines(keepends=True),
-        fromfile=f"a/{shown}",
+        fromfile="/dev/null" if new_file else f"a/{shown}",
         tofile=f"b/{shown}",
         n=3,
     )
@@ -340,7 +353,7 @@ def write_diffs(
     for file in files:
         if file.original is None or file.new is None or file.status == "error":
             continue
-        diff = unified_diff(file.original, file.new, file.path)
+        diff = unified_diff(file.original, file.new, file.path, new_file=file.path in file.created)
         if not diff:
             continue
         if colour:
@@ -462,3 +475,54 @@ def write_summary(
 ) -> None:
     line = summary_line(command, result, dry_run=dry_run)
     write_text(stream if stream is not None else sys.stderr, line + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# --helper-module and --verify (stderr)
+
+
+def helper_module_line(result: RunResult, *, dry_run: bool = False) -> str | None:
+    """What happened to the ``--helper-module`` file, or None if it was left alone."""
+    path = result.helper_module_path
+    if path is None:
+        return None
+    file = next((f for f in result.files if f.path == path), None)
+    if file is None or file.status not in ("changed", "would-change"):
+        return None
+    shown = display_path(path)
+    if path in file.created:
+        return f"{'Would create' if dry_run else 'Created'} helper module {shown}"
+    return f"{'Would add' if dry_run else 'Added'} run_coroutine_sync to helper module {shown}"
+
+
+VERIFY_TAIL_LINES = 20
+
+
+def verify_lines(verify: VerifyResult, rollback: RunResult | None) -> list[str]:
+    """The report of an ``apply --verify`` run: passed, or the output tail and the rollback."""
+    if verify.passed:
+        return [f"verified: {verify.command} passed"]
+    lines: list[str] = []
+    if verify.error is not None:
+        lines.append(f"verify failed: {verify.error}")
+    else:
+        tail = verify.output.splitlines()[-VERIFY_TAIL_LINES:]
+        if tail:
+            lines.append(f"--- last {len(tail)} lines of output of: {verify.command}")
+            lines.extend(tail)
+            lines.append("---")
+        lines.append(f"verify failed: {verify.command} exited with status {verify.returncode}")
+    if rollback is not None:
+        restored = rollback.count("reverted")
+        line = f"rolled back {_plural(restored, 'file')}"
+        if rollback.failed:
+            line += f"; {_plural(len(rollback.failed), 'file')} could not be restored"
+        lines.append(line)
+    return lines
+
+
+def write_verify(
+    verify: VerifyResult, rollback: RunResult | None, stream: IO[str] | None = None
+) -> None:
+    text = "\n".join(verify_lines(verify, rollback)) + "\n"
+    write_text(stream if stream is not None else sys.stderr, text)

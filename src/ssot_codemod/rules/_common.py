@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import libcst as cst
@@ -33,6 +33,8 @@ class Bridge:
     hook: str
     loop: cst.BaseExpression | None  # None for asyncio.run
     kind: Literal["run_until_complete", "asyncio.run", "rewritten"]
+    # The statement line that is exactly this call, when it is used as a statement.
+    statement: cst.SimpleStatementLine | None = None
 
 
 def iter_methods(info: ClassInfo) -> Iterator[cst.FunctionDef]:
@@ -80,6 +82,8 @@ class _CallCollector(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.calls: list[cst.Call] = []
+        self.lines: list[cst.SimpleStatementLine | None] = []  # the line each call is on
+        self.line: cst.SimpleStatementLine | None = None
         self.depth = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -97,12 +101,76 @@ class _CallCollector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(node)
+        self.lines.append(self.line)
 
 
-def calls_in(func: cst.FunctionDef) -> list[cst.Call]:
+def _calls_mentioning_hooks(
+    func: cst.FunctionDef, index: ModuleIndex
+) -> list[tuple[cst.Call, cst.SimpleStatementLine | None]]:
+    """Calls in the function's own scope, visiting only statements whose text names a hook.
+
+    Walking statements and generating their text is far cheaper than visiting every expression
+    of every method, and a bridge call always names its hook literally.
+    """
     collector = _CallCollector()
-    func.visit(collector)
-    return collector.calls
+    collector.depth = 1  # already inside the function: nested defs are other scopes
+    pending: list[cst.CSTNode] = list(_block_statements(func.body))
+    while pending:
+        stmt = pending.pop(0)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if not any(hook in index.code_for(stmt) for hook in HOOK_HOSTS):
+            continue
+        if isinstance(stmt, cst.SimpleStatementLine):
+            collector.line = stmt
+            stmt.visit(collector)
+            continue
+        collector.line = None
+        for header in _header_expressions(stmt):
+            header.visit(collector)
+        pending.extend(_nested_statements(stmt))
+    return list(zip(collector.calls, collector.lines))
+
+
+def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    if isinstance(suite, cst.IndentedBlock):
+        return suite.body
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    return ()
+
+
+def _header_expressions(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    if isinstance(stmt, (cst.If, cst.While)):
+        return [stmt.test]
+    if isinstance(stmt, cst.For):
+        return [stmt.target, stmt.iter]
+    if isinstance(stmt, cst.With):
+        return list(stmt.items)
+    if isinstance(stmt, cst.Match):
+        return [stmt.subject]
+    return []
+
+
+def _nested_statements(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    suites: list[cst.BaseSuite] = []
+    if isinstance(stmt, (cst.If, cst.While, cst.For, cst.With)):
+        suites.append(stmt.body)
+        orelse = getattr(stmt, "orelse", None)
+        if isinstance(orelse, cst.If):
+            return [*_block_statements(stmt.body), orelse]
+        if orelse is not None:
+            suites.append(orelse.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        suites.append(stmt.body)
+        suites.extend(handler.body for handler in stmt.handlers)
+        if stmt.orelse is not None:
+            suites.append(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            suites.append(stmt.finalbody.body)
+    elif isinstance(stmt, cst.Match):
+        suites.extend(case.body for case in stmt.cases)
+    return [inner for suite in suites for inner in _block_statements(suite)]
 
 
 def hook_call(expr: cst.BaseExpression, receiver: str) -> tuple[cst.Call, str] | None:
@@ -150,13 +218,34 @@ def match_bridge(call: cst.Call, receiver: str, index: ModuleIndex) -> Bridge | 
 
 
 def bridges_in(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
+    """Bridges in a sync method's own body (memoised: several rules ask about the same one)."""
+    key = ("bridges", id(func))
+    cached = index.memo.get(key)
+    if not isinstance(cached, list):
+        cached = _find_bridges(func, index)
+        index.memo[key] = cached
+    return cached
+
+
+def _find_bridges(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
     receiver = first_param(func)
     if receiver is None or is_async(func):
         return []
+    # Generating a method's text is several times cheaper than visiting its expressions.
+    text = index.code_for(func)
+    if not any(hook in text for hook in HOOK_HOSTS):
+        return []
     found = []
-    for call in calls_in(func):
+    for call, line in _calls_mentioning_hooks(func, index):
         bridge = match_bridge(call, receiver, index)
         if bridge is not None:
+            if (
+                line is not None
+                and len(line.body) == 1
+                and isinstance(line.body[0], cst.Expr)
+                and line.body[0].value is call
+            ):
+                bridge = replace(bridge, statement=line)
             found.append(bridge)
     return found
 
@@ -164,21 +253,3 @@ def bridges_in(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
 def source_of(module: cst.Module, node: cst.CSTNode) -> str:
     """Source text of a node on one line, for messages."""
     return " ".join(module.code_for_node(node).split())
-
-
-def statement_of(func: cst.FunctionDef, call: cst.Call) -> cst.SimpleStatementLine | None:
-    """The statement line inside ``func`` that is exactly ``<call>`` as an expression."""
-    finder = _ExprStatementFinder(call)
-    func.body.visit(finder)
-    return finder.found
-
-
-class _ExprStatementFinder(cst.CSTVisitor):
-    def __init__(self, call: cst.Call) -> None:
-        self.call = call
-        self.found: cst.SimpleStatementLine | None = None
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
-            if node.body[0].value is self.call:
-                self.found = node

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import libcst as cst
@@ -15,10 +16,14 @@ from ssot_codemod.rules._common import (
     bridges_in,
     iter_methods,
     source_of,
-    statement_of,
 )
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+# `callee(  # comment\n  (recv . asyncSetUpClass ( )` and friends; comments may sit in between.
+_HOOK_AS_ARGUMENT = re.compile(
+    rb"(?P<callee>\w+)\s*\(\s*(?:#[^\n]*\s*)*\(*\s*\w+\s*\.\s*async(?:SetUp|TearDown)\w*\s*\("
+)
 
 _LIMIT = (
     "where {host} is reached from async code, {hook} then runs on a separate loop: "
@@ -53,7 +58,17 @@ class BridgeRule(Rule):
         "        run_coroutine_sync(self.asyncSetUp(), loop)\n"
     )
     fix_safety: ClassVar[FixSafety] = "safe"
-    needles = ((b"asyncSetUp", b"asyncTearDown"), (b"run_until_complete", b"run("))
+    needles = ((b"asyncSetUp", b"asyncTearDown"),)
+
+    def could_match(self, data: bytes) -> bool:
+        """A call whose first argument is ``<name>.asyncSetUp()`` (or another hook), other than
+        the already rewritten ``run_coroutine_sync(...)``."""
+        if not super().could_match(data):
+            return False
+        return any(
+            match.group("callee") != HELPER_NAME.encode()
+            for match in _HOOK_AS_ARGUMENT.finditer(data)
+        )
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
@@ -69,14 +84,15 @@ class BridgeRule(Rule):
                 for bridge in bridges_in(method, index):
                     if bridge.kind == "rewritten":
                         continue
-                    statement = statement_of(method, bridge.call)
+                    statement = bridge.statement
                     if statement is not None and id(statement) in plan.removals:
                         continue  # SSC004 (which plans first) deletes this bridge: form C
-                    self._handle(module, info, method, bridge, plan)
+                    self._handle(module, index, info, method, bridge, plan)
 
     def _handle(
         self,
         module: cst.Module,
+        index: ModuleIndex,
         info: ClassInfo,
         method: cst.FunctionDef,
         bridge: Bridge,
@@ -93,7 +109,7 @@ class BridgeRule(Rule):
                 "setUp/tearDown itself — check its callers and apply the same fix by hand",
             )
             return
-        if _skips_hook_under_pytest(module, method):
+        if "pytest" in index.code_for(method).lower() and _skips_hook_under_pytest(module, method):
             plan.report(
                 self.code,
                 bridge.call,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +12,9 @@ from ssot_codemod.analysis import LOCAL_PREFIX, ClassInfo, ModuleIndex, function
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+_ASYNC_HOOK_DEF = re.compile(rb"async\s+def\s+async(?:SetUp|TearDown)\b")
+_SYNC_CALL = re.compile(rb"\.\s*(?:setUp|tearDown)\s*\(\s*\)")
 
 SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}
 
@@ -51,6 +55,14 @@ class ReentryRule(Rule):
     fix_safety: ClassVar[FixSafety] = "safe"
     needles = ((b"asyncSetUp", b"asyncTearDown"), (b"setUp", b"tearDown"))
 
+    def could_match(self, data: bytes) -> bool:
+        """An ``async def asyncSetUp``/``asyncTearDown`` and a ``.setUp()``/``.tearDown()`` call."""
+        return (
+            super().could_match(data)
+            and _ASYNC_HOOK_DEF.search(data) is not None
+            and _SYNC_CALL.search(data) is not None
+        )
+
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
             for hook, sync_name in SYNC_FOR_HOOK.items():
@@ -58,7 +70,7 @@ class ReentryRule(Rule):
                 if func is None or not is_async(func):
                     continue
                 receiver = first_param(func)
-                if receiver is None:
+                if receiver is None or sync_name not in index.code_for(func):
                     continue
                 for call in _sync_calls(func, receiver, sync_name):
                     self._handle(module, index, info, func, sync_name, call, plan)

@@ -7,7 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
-from ssot_codemod.rules._common import bridges_in, is_async, statement_of
+from ssot_codemod.rules._common import bridges_in, is_async
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -103,7 +103,7 @@ class AsyncTestNeverRunsRule(Rule):
             if found.node not in (info.method(sync_name),):
                 return None
             for bridge in bridges:
-                statement = statement_of(found.node, bridge.call)
+                statement = bridge.statement
                 if statement is None:
                     return None
                 removals.append(statement)
