@@ -143,8 +143,8 @@ class ReentryRule(Rule):
             self.code,
             call.expr,
             f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
-            f"loop is already running'; removed — the sync {sync_name} still runs once per "
-            f"test, through the {sync_name} that runs {hook}",
+            f"loop is already running'; remove the call — the sync {sync_name} still runs once "
+            f"per test, through the {sync_name} that runs {hook}",
             fix="safe",
             applied=True,
         )
@@ -184,9 +184,9 @@ class ReentryRule(Rule):
             self.code,
             call.expr,
             f"`{shown}` in {info.name}.{hook}: the runner already called {sync_name}, so the "
-            f"parent's sync {sync_name} ran twice per test; "
-            + ("removed" if already else f"replaced with `{awaited}`")
-            + f" — it now runs once (behaviour change: {sync_name} side effects happen once)",
+            f"parent's sync {sync_name} runs twice per test; "
+            + ("remove the call" if already else f"use `{awaited}` instead")
+            + f" — it then runs once (behaviour change: {sync_name} side effects happen once)",
             fix="safe",
             applied=True,
         )

@@ -122,7 +122,7 @@ class TwinRule(Rule):
                     self.code,
                     dead,
                     f"{info.name}.{name} is defined twice with the same body; only the last "
-                    "definition runs, so this dead copy was removed",
+                    "definition runs, so remove this dead copy",
                     fix="safe",
                     applied=True,
                 )
@@ -167,7 +167,7 @@ class TwinRule(Rule):
             self.code,
             override,
             f"{info.name}.{name} repeats the {name} it inherits from {owner} (ignoring docstring, "
-            "comments and whitespace); the redundant override was removed",
+            "comments and whitespace); remove the redundant override",
             fix="safe",
             applied=True,
         )
