@@ -473,3 +473,184 @@ def test_console_script_usage_error_and_python_m(tree: Path) -> None:
     )
     assert version.returncode == 0
     assert __version__ in version.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# configuration: every key, read through the CLI
+
+
+def test_config_select(tree: Path) -> None:
+    write(tree / "pyproject.toml", '[tool.ssot-codemod]\nselect = ["SSC003"]\n')
+    assert run_cli("check").exit_code == 0
+    assert run_cli("check", "--select", "SSC001").exit_code == 1  # the flag wins
+
+
+def test_config_extend_exclude_alongside_exclude(tree: Path) -> None:
+    write(tree / "more" / "m.py", SAMPLE)
+    write(
+        tree / "pyproject.toml",
+        '[tool.ssot-codemod]\nexclude = ["pkg/"]\nextend-exclude = ["more/"]\n',
+    )
+    result = run_cli("check")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["tests/test_a.py"]
+    only_extend = '[tool.ssot-codemod]\nextend-exclude = ["pkg/", "more/"]\n'
+    write(tree / "pyproject.toml", only_extend)
+    result = run_cli("check", "--exclude", "tests/")
+    assert result.exit_code == 0 and result.stdout == ""
+    # A file named explicitly is still processed.
+    assert run_cli("check", "more/m.py").exit_code == 1
+
+
+def test_config_unsafe_fixes(tree: Path) -> None:
+    target = write(tree / "tests" / "test_async.py", ASYNC_TEST)
+    write(tree / "pyproject.toml", "[tool.ssot-codemod]\nunsafe-fixes = true\n")
+    assert run_cli("apply", "--no-unsafe-fixes", "tests/test_async.py").exit_code == 0
+    assert target.read_text() == ASYNC_TEST  # the flag wins
+    assert run_cli("apply", "tests/test_async.py").exit_code == 0
+    assert target.read_text() != ASYNC_TEST
+
+
+def test_config_helper_module(tree: Path) -> None:
+    write(tree / "pyproject.toml", '[tool.ssot-codemod]\nhelper-module = "shared.compat"\n')
+    result = run_cli("apply", "tests")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "from shared.compat import run_coroutine_sync" in (tree / "tests" / "test_a.py").read_text()
+    )
+    assert "def run_coroutine_sync(" in (tree / "shared" / "compat.py").read_text()
+    # The flag wins over the configuration.
+    flag = run_cli("apply", "--helper-module", "other.compat", "pkg")
+    assert flag.exit_code == 0, flag.stderr
+    assert "from other.compat import" in (tree / "pkg" / "b.py").read_text()
+    assert (tree / "other" / "compat.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("select = 1", "'select' must be a list of strings"),
+        ('ignore = "SSC001"', "'ignore' must be a list of strings"),
+        ("exclude = [1]", "'exclude' must be a list of strings"),
+        ('extend-exclude = "x/"', "'extend-exclude' must be a list of strings"),
+        ("unsafe-fixes = 1", "'unsafe-fixes' must be true or false"),
+        ("helper-module = 3", "'helper-module' must be a dotted module name"),
+        ('helper_module = "a.b"', "unknown key 'helper_module'"),
+        ('select = ["NOPE9"]', "NOPE9"),
+    ],
+)
+def test_config_errors_are_usage_errors(tree: Path, body: str, needle: str) -> None:
+    write(tree / "pyproject.toml", f"[tool.ssot-codemod]\n{body}\n")
+    result = run_cli("apply")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert needle in line
+    assert not list(tree.rglob("*.backup"))
+
+
+# --------------------------------------------------------------------------------------------
+# shell niceties: completion, colour
+
+
+def _script_env(**extra: str) -> dict[str, str]:
+    env = subprocess_env()
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_script(shell: str) -> None:
+    if shell == "bash" and shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    done = subprocess.run(
+        [console_script()],
+        capture_output=True,
+        text=True,
+        env=_script_env(_SSOT_CODEMOD_COMPLETE=f"{shell}_source"),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "_SSOT_CODEMOD_COMPLETE" in done.stdout
+    assert "ssot-codemod" in done.stdout
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    commands = subprocess.run(
+        [console_script()],
+        capture_output=True,
+        text=True,
+        env=_script_env(
+            _SSOT_CODEMOD_COMPLETE="bash_complete", COMP_WORDS="ssot-codemod ch", COMP_CWORD="1"
+        ),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert commands.returncode == 0, commands.stderr
+    assert "plain,check" in commands.stdout.splitlines()
+    options = subprocess.run(
+        [console_script()],
+        capture_output=True,
+        text=True,
+        env=_script_env(
+            _SSOT_CODEMOD_COMPLETE="bash_complete",
+            COMP_WORDS="ssot-codemod apply --ver",
+            COMP_CWORD="2",
+        ),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert {"plain,--verify", "plain,--verbose"} <= set(options.stdout.splitlines())
+
+
+def _run_on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Run the console script with stdout on a pseudo-terminal; return what it printed there."""
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [console_script(), *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+        proc.wait(timeout=120)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_colour_on_a_terminal_unless_no_color(tree: Path) -> None:
+    args = ["apply", "--dry-run", "tests"]
+    coloured = _run_on_a_terminal(args, subprocess_env(), tree)
+    assert "\x1b[" in coloured and "run_coroutine_sync" in coloured
+    for env, extra in [(_script_env(NO_COLOR="1"), []), (subprocess_env(), ["--no-color"])]:
+        plain = _run_on_a_terminal([*args, *extra], env, tree)
+        assert "\x1b[" not in plain
+        assert "+++ b/tests/test_a.py" in plain
+
+
+def test_no_color_rules_table(tree: Path) -> None:
+    done = subprocess.run(
+        [console_script(), "rules"],
+        capture_output=True,
+        text=True,
+        env=_script_env(NO_COLOR="1"),
+        timeout=120,
+    )
+    assert done.returncode == 0 and "\x1b[" not in done.stdout
