@@ -7,15 +7,22 @@ cd "$(dirname "$0")/.."
 failed=()
 missing=()
 find_python() {
+  # pyenv installs first (their shims exist for versions that are not active, and fail), then
+  # whatever pythonX.Y on PATH actually runs and reports that version.
   local v=$1 candidate
-  candidate=$(command -v "python$v" 2>/dev/null) && { echo "$candidate"; return 0; }
   local root=${PYENV_ROOT:-$HOME/.pyenv}
   for candidate in $(ls -d "$root"/versions/"$v".* 2>/dev/null | sort -V -r); do
     [ -x "$candidate/bin/python" ] && { echo "$candidate/bin/python"; return 0; }
   done
+  candidate=$(command -v "python$v" 2>/dev/null) || return 1
+  [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$v" ] \
+    && { echo "$candidate"; return 0; }
   return 1
 }
+skip=""
+if [ "${1:-}" = "--skip" ]; then skip=$2; shift 2; fi
 for v in "$@"; do
+  if [ "$v" = "$skip" ]; then echo "=== CPython $v: covered by the main run ==="; continue; fi
   py=$(find_python "$v") || { echo "matrix: no CPython $v found"; missing+=("$v"); continue; }
   venv=".venv-$v"
   echo "=== CPython $v ($py) ==="

@@ -174,7 +174,8 @@ def test_github_format(tree: Path) -> None:
 
 
 def test_sarif_format_validates(tree: Path) -> None:
-    from sarif_pydantic import Sarif
+    # sarif-pydantic supports Python 3.10+; the main run (3.11) always validates.
+    Sarif = pytest.importorskip("sarif_pydantic").Sarif
 
     result = run_cli("check", "--output-format", "sarif")
     assert result.exit_code == 1

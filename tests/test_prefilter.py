@@ -1,0 +1,176 @@
+"""The byte prefilter (``Rule.could_match``) never hides a finding.
+
+"Without the prefilter" means rule objects whose ``could_match`` always returns True: each rule
+class is subclassed here and passed as ``rules=``, so the engine parses and analyses every file.
+Findings with and without the prefilter must be identical, and for every file the prefilter
+rejects, the always-match rules must find nothing.
+
+Also: ``scripts/bench.py --quick`` runs end to end and produces a markdown table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from ssot_codemod.engine import could_match, fix_source
+from ssot_codemod.files import read_source
+from ssot_codemod.rules import ALL_RULES
+from ssot_codemod.rules.base import Rule
+from ssot_codemod.types import EngineError
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _always(rule: Rule) -> Rule:
+    cls = type(rule)
+    unfiltered = type(f"Unfiltered{cls.__name__}", (cls,), {"could_match": lambda self, d: True})
+    return unfiltered()  # type: ignore[no-any-return]
+
+
+UNFILTERED: tuple[Rule, ...] = tuple(_always(rule) for rule in ALL_RULES)
+
+
+def _key(findings: tuple[object, ...]) -> list[tuple[object, ...]]:
+    return [
+        (f.code, f.line, f.column, f.end_line, f.end_column, f.fix, f.applied, f.message)  # type: ignore[attr-defined]
+        for f in findings
+    ]
+
+
+def _findings(data: bytes, rules: tuple[Rule, ...] | None, *, unsafe: bool) -> object:
+    """Findings and rewrite, or the error's text: both sides must agree on failures too."""
+    try:
+        text = read_source(data).text
+        result = fix_source(text, rules=rules, unsafe_fixes=unsafe)
+    except (EngineError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+        return ("error", type(exc).__name__)
+    return (_key(result.findings), result.code)
+
+
+def _compare(path: Path) -> None:
+    data = path.read_bytes()
+    for unsafe in (False, True):
+        filtered = _findings(data, None, unsafe=unsafe)
+        unfiltered = _findings(data, UNFILTERED, unsafe=unsafe)
+        if unfiltered == ("error", "EngineError") and not could_match(data):
+            # A rejected file is never parsed, so it cannot fail, and a file LibCST cannot
+            # handle yields no findings either way: nothing is hidden.
+            continue
+        assert filtered == unfiltered, f"prefilter changes the result for {path} (unsafe={unsafe})"
+        if not could_match(data):
+            assert unfiltered == ([], read_source(data).text), (
+                f"could_match() is False for {path}, yet the rules find something"
+            )
+
+
+def _fixture_files() -> list[Path]:
+    return sorted(FIXTURES.rglob("*.py")) if FIXTURES.is_dir() else []
+
+
+@pytest.mark.parametrize("path", _fixture_files(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_fixture_same_findings_without_prefilter(path: Path) -> None:
+    _compare(path)
+
+
+def _sample_real_files() -> list[Path]:
+    """Our own sources and tests plus the generator's pattern-bearing outputs are covered
+    elsewhere; here: this repository's Python files (they mention every needle)."""
+    files = [p for d in ("src", "tests", "scripts") for p in sorted((ROOT / d).rglob("*.py"))]
+    return [p for p in files if "fixtures" not in p.parts]
+
+
+@pytest.mark.parametrize("path", _sample_real_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_real_file_same_findings_without_prefilter(path: Path) -> None:
+    _compare(path)
+
+
+def test_generated_pattern_files_same_findings_without_prefilter(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import random
+
+        import gen_monorepo
+    finally:
+        sys.path.pop(0)
+    rng = random.Random(7)
+    for i in range(12):
+        path = tmp_path / f"case_{i}.py"
+        text = gen_monorepo._pattern_module(rng) if i % 2 else gen_monorepo._ordinary_test(rng)
+        path.write_text(text)
+        _compare(path)
+
+
+def _stdlib_files() -> list[Path]:
+    return sorted(
+        p
+        for p in STDLIB.rglob("*.py")
+        if "site-packages" not in p.relative_to(STDLIB).parts
+        and "__pycache__" not in p.relative_to(STDLIB).parts
+    )
+
+
+def _stdlib_sample() -> list[Path]:
+    """~150 files chosen by a hash of their relative path (stable across runs and machines),
+    plus every file containing 'asyncSetUp' or 'setUp' at least twice."""
+    chosen: list[Path] = []
+    for path in _stdlib_files():
+        rel = path.relative_to(STDLIB).as_posix()
+        digest = int(hashlib.sha256(rel.encode()).hexdigest(), 16)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if len(data) > 150_000 and b"asyncSetUp" not in data:
+            continue  # LibCST parses ~0.5 MB/s: keep the sample's run time bounded
+        if digest % 12 == 0 or b"asyncSetUp" in data or data.count(b"setUp") >= 2:
+            chosen.append(path)
+    return chosen
+
+
+@pytest.mark.slow
+def test_stdlib_prefilter_rejects_only_files_without_findings() -> None:
+    """For a stdlib sample: could_match(data) is False => always-match rules find nothing."""
+    files = _stdlib_sample()
+    assert len(files) >= 100
+    hidden: list[str] = []
+    rejected = 0
+    for path in files:
+        data = path.read_bytes()
+        if could_match(data):
+            continue
+        rejected += 1
+        try:
+            result = fix_source(read_source(data).text, rules=UNFILTERED, unsafe_fixes=True)
+        except (EngineError, UnicodeDecodeError, SyntaxError, ValueError):
+            continue
+        if result.findings:
+            hidden.append(f"{path}: {[(f.code, f.line) for f in result.findings]}")
+    assert rejected > 50
+    assert not hidden, "the prefilter hid findings:\n" + "\n".join(hidden)
+
+
+def test_bench_quick_produces_markdown_table(tmp_path: Path) -> None:
+    out = tmp_path / "BENCH.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--write", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "| target | measured | status |" in text
+    assert "|---|---|---|" in text
+    for section in ("## A. Standard library", "## B. Generated monorepo", "## C. `apply`"):
+        assert section in text
+    assert "PASS" in text or "MISS" in text
