@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from clirunner import separate_stderr_runner
 
 from ssot_codemod import __version__
 from ssot_codemod.cli import cli
@@ -62,7 +63,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_cli(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return separate_stderr_runner().invoke(cli, list(args), catch_exceptions=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clirunner import separate_stderr_runner
 
 from ssot_codemod.cli import cli
 from ssot_codemod.docs import SECTIONS, render_rule, render_rules
@@ -66,7 +66,9 @@ def test_examples_compile_and_differ(rule: Rule) -> None:
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=RULE_IDS)
 def test_rules_code_prints_the_same_sections(rule: Rule) -> None:
-    result = CliRunner().invoke(cli, ["rules", rule.code.lower()], catch_exceptions=False)
+    result = separate_stderr_runner().invoke(
+        cli, ["rules", rule.code.lower()], catch_exceptions=False
+    )
     assert result.exit_code == 0
     assert result.stdout == render_rule(rule)
     # ... and docs/rules.md holds the same text, one heading level down.
@@ -82,7 +84,7 @@ def test_rules_md_lists_every_rule_once_in_code_order() -> None:
 
 
 def test_unknown_rule_code_is_a_usage_error() -> None:
-    result = CliRunner().invoke(cli, ["rules", "SSC999"], catch_exceptions=False)
+    result = separate_stderr_runner().invoke(cli, ["rules", "SSC999"], catch_exceptions=False)
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "SSC001" in result.stderr

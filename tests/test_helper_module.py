@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from clirunner import separate_stderr_runner
 
 from ssot_codemod.api import Options, apply_paths
 from ssot_codemod.cli import cli
@@ -82,7 +83,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_cli(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return separate_stderr_runner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def run_tests(root: Path) -> subprocess.CompletedProcess[str]:

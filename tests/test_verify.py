@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from clirunner import separate_stderr_runner
 
 from ssot_codemod.api import Options, apply_paths, rollback, run_verify, split_command
 from ssot_codemod.cli import cli
@@ -39,7 +40,7 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_cli(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return separate_stderr_runner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def leftovers(root: Path) -> list[Path]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from collections import defaultdict
 from typing import ClassVar
 
 import libcst as cst
@@ -15,8 +13,8 @@ from ssot_codemod.analysis import (
     class_body,
     depends_on_defining_class,
     function_key,
-    normalized_ast_function,
 )
+from ssot_codemod.rules._twin_scan import may_have_twins
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -30,9 +28,8 @@ TWIN_METHODS = (
     "setup_method",
     "teardown_method",
 )
-_DEF_NEEDLES = tuple(
-    (prefix + name + "(").encode() for name in TWIN_METHODS for prefix in ("def ", "def  ")
-)
+_TWIN_NAMES = frozenset(TWIN_METHODS)
+_NAME_BYTES = tuple(name.encode() for name in TWIN_METHODS)
 
 
 class TwinRule(Rule):
@@ -66,33 +63,14 @@ class TwinRule(Rule):
         "    pass\n"
     )
     fix_safety: ClassVar[FixSafety] = "safe"
-    needles = (_DEF_NEEDLES,)
+    needles = (_NAME_BYTES,)
 
     def could_match(self, data: bytes) -> bool:
-        """Twins need two definitions with equal normalised bodies, which ``ast`` finds ~10x
-        faster than LibCST parses; files without such a pair are never parsed."""
-        if not any(data.count(needle) >= 2 for needle in _DEF_NEEDLES):
+        """Twins need two definitions with equal normalised bodies (or two in one class); a
+        byte-level scan rules most files out without parsing them."""
+        if not any(data.count(name) >= 2 for name in _NAME_BYTES):
             return False
-        try:
-            tree = ast.parse(data)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return True  # let the engine report the file properly
-        seen: dict[str, set[str]] = defaultdict(set)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                names: set[str] = set()
-                for stmt in node.body:
-                    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        if stmt.name not in TWIN_METHODS:
-                            continue
-                        if stmt.name in names:
-                            return True  # defined twice in one class
-                        names.add(stmt.name)
-                        key = normalized_ast_function(stmt)
-                        if key in seen[stmt.name]:
-                            return True
-                        seen[stmt.name].add(key)
-        return False
+        return may_have_twins(data, _TWIN_NAMES)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():

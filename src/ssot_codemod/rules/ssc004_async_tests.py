@@ -7,6 +7,7 @@ from typing import ClassVar
 import libcst as cst
 
 from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
+from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import bridges_in, is_async
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
@@ -39,6 +40,9 @@ class AsyncTestNeverRunsRule(Rule):
     )
     fix_safety: ClassVar[FixSafety] = "unsafe"
     needles = ((b"async def test",), (b"TestCase",))
+
+    def could_match(self, data: bytes) -> bool:
+        return super().could_match(data) and may_have_never_awaited_tests(data)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():

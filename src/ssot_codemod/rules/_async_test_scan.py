@@ -1,0 +1,103 @@
+"""An ``ast`` pass that rules out files where SSC004 cannot report anything.
+
+Suites that use ``IsolatedAsyncioTestCase`` are full of ``async def test_*``; parsing each such
+file with LibCST only to learn that its classes are async-aware made ``check`` slow on big trees.
+``ast`` parses ~10x faster. This keeps a file unless *every* class with an undecorated async
+test certainly inherits from IsolatedAsyncioTestCase or certainly has a base imported from
+another module (which SSC004 never reports on) — so it can only err towards keeping a file.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import deque
+from collections.abc import Iterator
+
+_ASYNC_AWARE = frozenset(
+    {"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase"}
+)
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones included, without descending into expressions."""
+    pending = deque(body)
+    while pending:
+        stmt = pending.popleft()
+        yield stmt
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                pending.extend(inner)
+        for handler in getattr(stmt, "handlers", ()):
+            pending.extend(handler.body)
+        for case in getattr(stmt, "cases", ()):
+            pending.extend(case.body)
+
+
+def may_have_never_awaited_tests(data: bytes) -> bool:
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True  # the engine reports the file properly
+    classes: dict[str, ast.ClassDef] = {}
+    bound: dict[str, set[str]] = {}
+    for node in _statements(tree.body):
+        if isinstance(node, ast.ClassDef):
+            classes.setdefault(node.name, node)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                bound.setdefault(local, set()).add(alias.name if alias.asname else local)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                bound.setdefault(alias.asname or alias.name, set()).add(
+                    f"{node.module}.{alias.name}"
+                )
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.setdefault(name.id, set()).add("?")  # an alias: anything
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bound.setdefault(node.name, set()).add("?")
+
+    def qualified(expr: ast.expr) -> set[str]:
+        if isinstance(expr, ast.Name):
+            if expr.id in classes:
+                return {"local:" + expr.id}
+            return bound.get(expr.id, {"?"})
+        if isinstance(expr, ast.Attribute):
+            return {
+                q + "." + expr.attr if q not in ("?",) and not q.startswith("local:") else "?"
+                for q in qualified(expr.value)
+            }
+        return {"?"}
+
+    def certainly_excluded(cls: ast.ClassDef, seen: frozenset[str]) -> bool:
+        """True when SSC004 cannot report on this class: an async-aware or foreign base."""
+        for base in cls.bases:
+            names = qualified(base)
+            if len(names) != 1:
+                continue
+            (name,) = names
+            if name in _ASYNC_AWARE:
+                return True
+            if name.startswith("local:"):
+                parent = name[len("local:") :]
+                if parent not in seen and certainly_excluded(classes[parent], seen | {parent}):
+                    return True
+            elif name != "?" and not name.startswith("unittest.") and name != "builtins.object":
+                return True  # imported from another module: SSC004 reports unknown bases never
+        return False
+
+    for cls in classes.values():
+        has_async_test = any(
+            isinstance(stmt, ast.AsyncFunctionDef)
+            and stmt.name.startswith("test")
+            and not stmt.decorator_list
+            for stmt in cls.body
+        )
+        if has_async_test and not certainly_excluded(cls, frozenset({cls.name})):
+            return True
+    return False
