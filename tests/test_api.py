@@ -88,10 +88,11 @@ def test_check_statuses_and_prefilter(tree: Path) -> None:
     assert files["test_clean.py"].status == "unchanged"
     assert files["test_clean.py"].parsed is False
     assert files["test_a.py"].parsed is True
-    assert files["test_a.py"].status == "would-change"
+    # check only reports: it does not build (or verify) the rewrite.
+    assert files["test_a.py"].status == "unchanged"
     assert [f.code for f in files["test_a.py"].findings] == ["SSC001"]
-    assert files["test_a.py"].new is not None and "run_coroutine_sync" in files["test_a.py"].new
-    assert files["test_a.py"].original == SAMPLE
+    assert files["test_a.py"].findings[0].applied  # apply would fix it
+    assert files["test_a.py"].new is None
     assert result.findings_by_code() == {"SSC001": 2}
     assert result.parsed == 2
     assert not result.has_errors
@@ -180,7 +181,7 @@ def test_unreadable_file_is_reported(tree: Path, monkeypatch: pytest.MonkeyPatch
     files = by_name(result)
     assert files["test_a.py"].status == "error"
     assert files["test_a.py"].error == "permission denied"
-    assert files["b.py"].status == "would-change"
+    assert files["b.py"].status == "unchanged" and files["b.py"].findings
 
 
 def test_undecodable_file_is_reported(tree: Path) -> None:

@@ -167,9 +167,10 @@ class _Task:
     index: int
     path: str
     data: bytes
-    codes: tuple[str, ...]
+    codes: tuple[str, ...]  # the selected rules whose prefilter this file passed
     unsafe_fixes: bool
     helper_module: str | None
+    fix: bool = True  # False for check: findings only, no rewrite to build and verify
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ def _compute(task: _Task) -> _Computed:
             rules=_rules_for(task.codes),
             unsafe_fixes=task.unsafe_fixes,
             helper_module=task.helper_module,
+            fix=task.fix,
+            prefiltered=True,
         )
         if not result.changed:
             return _Computed(task.index, findings=result.findings)
@@ -343,7 +346,6 @@ def _run(
     from ssot_codemod.files import discover
 
     rules = resolve_rules(options)  # ValueError before any file is touched
-    codes = tuple(rule.code for rule in rules)
     discovery = discover(
         [Path(p) for p in paths], exclude=options.exclude, exclude_base=options.exclude_base
     )
@@ -370,7 +372,8 @@ def _run(
             results[index] = FileResult(path, "error", error=_read_error(exc))
             tick()
             continue
-        if not rules or not could_match(data, rules):
+        matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
+        if not matched:
             results[index] = FileResult(path, "unchanged")
             tick()
             continue
@@ -381,7 +384,15 @@ def _run(
             None if helper is not None and helper.index == index else options.helper_module
         )
         tasks.append(
-            _Task(index, os.fspath(path), data, codes, options.unsafe_fixes, helper_module)
+            _Task(
+                index,
+                os.fspath(path),
+                data,
+                matched,
+                options.unsafe_fixes,
+                helper_module,
+                fix=mode != "check",
+            )
         )
 
     computed = _compute_all(tasks, _effective_jobs(options.jobs), tick)

@@ -28,14 +28,22 @@ def fix_source(
     unsafe_fixes: bool = False,
     helper_module: str | None = None,
     fix: bool = True,
+    prefiltered: bool = False,
 ) -> FixResult:
     """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
 
+    ``prefiltered=True`` says the caller already kept only the rules whose ``could_match``
+    accepted these bytes (the api does, to choose the files worth parsing).
     With ``fix=False`` (``check``) only the findings are computed; ``code`` is the source.
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
     result = _run(
-        source, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module, fix=fix
+        source,
+        rules=rules,
+        unsafe_fixes=unsafe_fixes,
+        helper_module=helper_module,
+        fix=fix,
+        prefiltered=prefiltered,
     )
     if result.changed:
         _verify(result, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
@@ -49,11 +57,14 @@ def _run(
     unsafe_fixes: bool,
     helper_module: str | None,
     fix: bool = True,
+    prefiltered: bool = False,
 ) -> FixResult:
-    data = source.encode("utf-8", "surrogatepass")
-    candidates = [
-        rule for rule in (ALL_RULES if rules is None else rules) if rule.could_match(data)
-    ]
+    selected = ALL_RULES if rules is None else rules
+    if prefiltered:
+        candidates = list(selected)
+    else:
+        data = source.encode("utf-8", "surrogatepass")
+        candidates = [rule for rule in selected if rule.could_match(data)]
     if not candidates:
         return FixResult(source, source)
 
