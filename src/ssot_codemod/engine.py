@@ -257,12 +257,7 @@ def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]
     ]
     if not new_lines:
         return module.with_changes(body=body)
-    position = 0
-    for i, stmt in enumerate(body):
-        if _is_import_or_docstring(stmt, first=i == 0):
-            position = i + 1
-        else:
-            break
+    position = _after_leading_imports(body)
     if position == 0 and body:
         # No import block: keep the new imports below the file's leading comments.
         first = body[0]
@@ -330,12 +325,7 @@ def _insert_helper(module: cst.Module) -> cst.Module:
     helper_body[0] = helper_body[0].with_changes(leading_lines=two_blank)
 
     body: list[Statement] = list(module.body)
-    position = 0
-    for i, stmt in enumerate(body):
-        if _is_import_or_docstring(stmt, first=i == 0):
-            position = i + 1
-        else:
-            break
+    position = _after_leading_imports(body)
     if position < len(body):
         following = body[position]
         blanks = 0
@@ -352,6 +342,16 @@ def _insert_helper(module: cst.Module) -> cst.Module:
         helper_body[0] = helper_body[0].with_changes(leading_lines=())
     body[position:position] = helper_body
     return module.with_changes(body=body)
+
+
+def _after_leading_imports(body: Sequence[Statement]) -> int:
+    """Index just past the module docstring and the import block that opens the module."""
+    position = 0
+    for i, stmt in enumerate(body):
+        if not _is_import_or_docstring(stmt, first=i == 0):
+            break
+        position = i + 1
+    return position
 
 
 def _is_import_or_docstring(stmt: cst.CSTNode, *, first: bool) -> bool:
