@@ -101,6 +101,11 @@ class ClassInfo:
     methods: dict[str, list[cst.FunctionDef]] = field(default_factory=dict)
     # The module-level statement that contains the class (the class itself when top-level).
     top_level: cst.CSTNode | None = None
+    # Defined at module level (possibly under if/try/with), not inside a function or class.
+    module_scope: bool = True
+    # Unique key in ModuleIndex.classes: the name, or "Name#2"... for later classes that
+    # reuse a name (a version-gated twin, a shadowed copy, a class built in a factory).
+    key: str = ""
 
     def method(self, name: str) -> cst.FunctionDef | None:
         """The definition that exists at runtime: the last one in the class body."""
@@ -146,13 +151,22 @@ class ModuleIndex:
             self._index_statement(stmt, top_level=True)
         for name, value in self._pending_aliases:
             self.bindings.setdefault(name, set()).update(self.resolve(value))
-        for info in _collect_classes(module):
-            self.class_of_node[id(info.node)] = info
-            # A name bound to two classes is ambiguous: keep the first, mark the binding unknown.
-            if info.name in self.classes:
+        found = _collect_classes(module)
+        # Every class is analysed, under a unique key. The plain name goes to the first class
+        # defined at module level, which is what the module-level binding of the name means;
+        # two module-level classes with one name make that binding ambiguous.
+        taken: set[str] = set()
+        for info in sorted(found, key=lambda i: not i.module_scope):
+            if info.name in taken and info.module_scope:
                 self.bindings.setdefault(info.name, set()).add(UNKNOWN)
-            else:
-                self.classes[info.name] = info
+            key, number = info.name, 2
+            while key in taken:
+                key, number = f"{info.name}#{number}", number + 1
+            info.key = key
+            taken.add(key)
+        for info in found:  # source order
+            self.class_of_node[id(info.node)] = info
+            self.classes[info.key] = info
 
     @property
     def source(self) -> SourceMap:
@@ -260,14 +274,14 @@ class ModuleIndex:
         return [self.resolve(arg.value) for arg in info.node.bases]
 
     def facts(self, info: ClassInfo) -> ClassFacts:
-        cached = self._facts.get(info.name)
-        if cached is None or self.classes.get(info.name) is not info:
+        cached = self._facts.get(info.key)
+        if cached is None:
             cached = self._compute_facts(info, seen=set())
-            self._facts[info.name] = cached
+            self._facts[info.key] = cached
         return cached
 
     def _compute_facts(self, info: ClassInfo, seen: set[str]) -> ClassFacts:
-        seen = seen | {info.name}
+        seen = seen | {info.key}
         is_testcase = False
         is_async = False
         runs_hooks = False
@@ -280,7 +294,7 @@ class ModuleIndex:
             for key in self.resolve(arg.value):
                 if key.startswith(LOCAL_PREFIX):
                     parent = self.classes.get(key[len(LOCAL_PREFIX) :])
-                    if parent is None or parent.name in seen:
+                    if parent is None or parent.key in seen:
                         unknown.append(self.module.code_for_node(arg.value))
                         continue
                     sub = self._compute_facts(parent, seen)
@@ -308,7 +322,7 @@ class ModuleIndex:
 
     def mro(self, info: ClassInfo) -> list[str] | None:
         """C3 linearisation over local classes; external bases are opaque leaves."""
-        key = LOCAL_PREFIX + info.name
+        key = LOCAL_PREFIX + info.key
         if key not in self._mro:
             self._mro[key] = None  # guards against cycles while computing
             self._mro[key] = self._linearise(info)
@@ -335,7 +349,7 @@ class ModuleIndex:
             else:
                 sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
         sequences.append(direct)
-        result = [LOCAL_PREFIX + info.name]
+        result = [LOCAL_PREFIX + info.key]
         while True:
             sequences = [s for s in sequences if s]
             if not sequences:
@@ -379,19 +393,20 @@ def _collect_classes(module: cst.Module) -> list[ClassInfo]:
     a full LibCST visit costs as much as the parse)."""
     found: list[ClassInfo] = []
 
-    def walk(statements: Sequence[cst.CSTNode], top: cst.CSTNode | None) -> None:
+    def walk(statements: Sequence[cst.CSTNode], top: cst.CSTNode | None, scope: bool) -> None:
         for stmt in statements:
             anchor = top if top is not None else stmt
             if isinstance(stmt, cst.ClassDef):
-                info = ClassInfo(stmt.name.value, stmt, top_level=anchor)
+                info = ClassInfo(stmt.name.value, stmt, top_level=anchor, module_scope=scope)
                 for inner in class_body(stmt):
                     if isinstance(inner, cst.FunctionDef):
                         info.methods.setdefault(inner.name.value, []).append(inner)
                 found.append(info)
+            inner_scope = scope and not isinstance(stmt, (cst.ClassDef, cst.FunctionDef))
             for block in _nested_blocks(stmt):
-                walk(block, anchor)
+                walk(block, anchor, inner_scope)
 
-    walk(module.body, None)
+    walk(module.body, None, True)
     return found
 
 

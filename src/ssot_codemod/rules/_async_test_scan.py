@@ -39,11 +39,11 @@ def may_have_never_awaited_tests(data: bytes) -> bool:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True  # the engine reports the file properly
-    classes: dict[str, ast.ClassDef] = {}
+    classes: dict[str, list[ast.ClassDef]] = {}
     bound: dict[str, set[str]] = {}
     for node in _statements(tree.body):
         if isinstance(node, ast.ClassDef):
-            classes.setdefault(node.name, node)
+            classes.setdefault(node.name, []).append(node)  # a name may be reused
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 local = alias.asname or alias.name.split(".")[0]
@@ -85,13 +85,16 @@ def may_have_never_awaited_tests(data: bytes) -> bool:
                 return True
             if name.startswith("local:"):
                 parent = name[len("local:") :]
-                if parent not in seen and certainly_excluded(classes[parent], seen | {parent}):
+                if parent not in seen and all(
+                    certainly_excluded(definition, seen | {parent})
+                    for definition in classes[parent]
+                ):
                     return True
             elif name != "?" and not name.startswith("unittest.") and name != "builtins.object":
                 return True  # imported from another module: SSC004 reports unknown bases never
         return False
 
-    for cls in classes.values():
+    for cls in (definition for group in classes.values() for definition in group):
         has_async_test = any(
             isinstance(stmt, ast.AsyncFunctionDef)
             and stmt.name.startswith("test")

@@ -68,6 +68,19 @@ def _children_statements(stmt: cst.If | cst.Try) -> list[cst.CSTNode]:
     return out
 
 
+def has_async_runner_twin(index: ModuleIndex, info: ClassInfo) -> bool:
+    """Another module-level class of the same name runs the async hooks itself: this one is
+    the fallback of a version gate (``if sys.version_info >= (3, 8): class T(Isolated...)``
+    ``else: class T(TestCase)``), dead on the Pythons the rewrite targets."""
+    return info.module_scope and any(
+        other is not info
+        and other.module_scope
+        and other.name == info.name
+        and index.facts(other).runs_async_hooks
+        for other in index.classes.values()
+    )
+
+
 def first_param(func: cst.FunctionDef) -> str | None:
     params = [*func.params.posonly_params, *func.params.params]
     return params[0].name.value if params else None

@@ -14,6 +14,7 @@ from ssot_codemod.rules._common import (
     RUNNER_METHODS,
     Bridge,
     bridges_in,
+    has_async_runner_twin,
     iter_methods,
     source_of,
 )
@@ -73,9 +74,11 @@ class BridgeRule(Rule):
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
             facts = index.facts(info)
-            if facts.runs_async_hooks:
+            if facts.runs_async_hooks or has_async_runner_twin(index, info):
                 # IsolatedAsyncioTestCase & co. run asyncSetUp themselves; a bridge there is a
-                # version-gated fallback or a backport, not this bug.
+                # version-gated fallback or a backport, not this bug. So is a bridge in a class
+                # that another definition of the same name (``if sys.version_info >= ...:``
+                # ``class T(IsolatedAsyncioTestCase)`` ``else: class T(TestCase)``) replaces.
                 continue
             for method in iter_methods(info):
                 name = method.name.value
@@ -147,19 +150,35 @@ def _rewrite_call(bridge: Bridge) -> cst.Call:
     if bridge.loop is None:
         return bridge.call.with_changes(func=cst.Name(HELPER_NAME), args=[original_arg])
     trailing = original_arg.comma
-    between: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace(" ")
-    if isinstance(trailing, cst.Comma) and isinstance(
-        trailing.whitespace_after, cst.ParenthesizedWhitespace
+    first_comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    loop_comma = trailing
+    before_args = bridge.call.whitespace_before_args
+    if (
+        isinstance(trailing, cst.Comma)
+        and isinstance(trailing.whitespace_after, cst.ParenthesizedWhitespace)
+        and isinstance(before_args, cst.ParenthesizedWhitespace)
     ):
-        between = bridge.call.whitespace_before_args  # one argument per line, like the first
+        # One argument per line: the hook keeps its line (and the comment after its comma),
+        # the loop goes on a new line indented like the hook, the closing line is unchanged.
+        after = trailing.whitespace_after
+        first_comma = trailing.with_changes(
+            whitespace_after=after.with_changes(
+                empty_lines=(), indent=before_args.indent, last_line=before_args.last_line
+            )
+        )
+        loop_comma = trailing.with_changes(
+            whitespace_after=after.with_changes(
+                first_line=cst.TrailingWhitespace(newline=after.first_line.newline)
+            )
+        )
     # Real code passes names, attributes and calls as the loop: no parentheses needed.
     loop_arg = cst.Arg(
         value=bridge.loop,
-        comma=trailing,
+        comma=loop_comma,
         whitespace_after_arg=original_arg.whitespace_after_arg,
     )
     first = original_arg.with_changes(
-        comma=cst.Comma(whitespace_after=between),
+        comma=first_comma,
         whitespace_after_arg=cst.SimpleWhitespace(""),
     )
     return bridge.call.with_changes(func=cst.Name(HELPER_NAME), args=[first, loop_arg])

@@ -8,7 +8,13 @@ from typing import ClassVar
 
 import libcst as cst
 
-from ssot_codemod.analysis import LOCAL_PREFIX, ClassInfo, ModuleIndex, function_key
+from ssot_codemod.analysis import (
+    LOCAL_PREFIX,
+    UNKNOWN,
+    ClassInfo,
+    ModuleIndex,
+    function_key,
+)
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
@@ -114,7 +120,10 @@ class ReentryRule(Rule):
         if runner.node is None or not any(b.hook == hook for b in bridges_in(runner.node, index)):
             # The sync method does not bridge to this hook: calling it is not a re-entry.
             return
-        after = LOCAL_PREFIX + (call.super_from or info.name)
+        after = LOCAL_PREFIX + info.key
+        if call.super_from is not None:
+            named = index.resolve(cst.Name(call.super_from))
+            after = next(iter(named)) if len(named) == 1 else UNKNOWN
         target = runner if call.target == "self" else index.lookup(info, sync_name, after=after)
         if target.node is None and target.known:
             return  # it reaches TestCase's no-op (or nothing): not a re-entry

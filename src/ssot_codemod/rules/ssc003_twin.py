@@ -123,13 +123,13 @@ class TwinRule(Rule):
     ) -> None:
         if id(override) in plan.claimed:
             return
-        inherited = index.lookup(info, override.name.value, after=LOCAL_PREFIX + info.name)
+        inherited = index.lookup(info, override.name.value, after=LOCAL_PREFIX + info.key)
         if inherited.node is None:
             return
         key = function_key(module, override)
         if key is None or key != function_key(module, inherited.node):
             return
-        owner = inherited.owner[len(LOCAL_PREFIX) :]
+        owner = index.classes[inherited.owner[len(LOCAL_PREFIX) :]].name
         name = override.name.value
         reason = depends_on_defining_class(module, override)
         if reason is not None:

@@ -8,7 +8,7 @@ import libcst as cst
 
 from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
-from ssot_codemod.rules._common import bridges_in, is_async
+from ssot_codemod.rules._common import bridges_in, has_async_runner_twin, is_async
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -58,6 +58,7 @@ class AsyncTestNeverRunsRule(Rule):
                 or facts.unknown_bases
                 or facts.has_metaclass
                 or facts.overrides_runner
+                or has_async_runner_twin(index, info)
             ):
                 continue
             fix = self._plan_fix(index, info, plan)
