@@ -117,8 +117,9 @@ class ReentryRule(Rule):
             )
             return
         runner = index.lookup(info, sync_name)
-        if runner.node is None or not any(b.hook == hook for b in bridges_in(runner.node, index)):
-            # The sync method does not bridge to this hook: calling it is not a re-entry.
+        if runner.node is None or not _chain_bridges(index, info, sync_name, hook):
+            # The sync method (nor the ones it reaches through super()) does not bridge to
+            # this hook: calling it is not a re-entry.
             return
         after = LOCAL_PREFIX + info.key
         if call.super_from is not None:
@@ -208,6 +209,23 @@ class ReentryRule(Rule):
             plan.remove(call.line)
         else:
             plan.remove(call.expr)
+
+
+def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: str) -> bool:
+    """Whether the instance's ``sync_name`` runs ``hook`` through a bridge, itself or in a
+    cooperative ``super().setUp()`` chain of local classes (a mixin that does its own setup,
+    then defers to the bridging mixin)."""
+    for key in index.mro(info) or ():
+        if not key.startswith(LOCAL_PREFIX):
+            return False  # TestCase and the other known bases never bridge
+        node = index.classes[key[len(LOCAL_PREFIX) :]].method(sync_name)
+        if node is None:
+            continue
+        if any(b.hook == hook for b in bridges_in(node, index)):
+            return True
+        if not re.search(rf"super\([^)]*\)\s*\.\s*{sync_name}\s*\(", index.code_for(node)):
+            return False
+    return False
 
 
 def _empty_guard(call: _Call) -> cst.If | None:
