@@ -6,7 +6,13 @@ from typing import ClassVar
 
 import libcst as cst
 
-from ssot_codemod.analysis import TESTCASE_BASES, ClassInfo, ModuleIndex, class_body
+from ssot_codemod.analysis import (
+    LOCAL_PREFIX,
+    TESTCASE_BASES,
+    ClassInfo,
+    ModuleIndex,
+    class_body,
+)
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import bridges_in, has_async_runner_twin, is_async
 from ssot_codemod.rules.base import Plan, Rule
@@ -45,23 +51,18 @@ class AsyncTestNeverRunsRule(Rule):
         return super().could_match(data) and may_have_never_awaited_tests(data)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
+        # Async tests a plain mixin (no TestCase base) lends to TestCase classes, by test node.
+        lent: dict[int, tuple[cst.FunctionDef, str, list[str]]] = {}
         for info in index.classes.values():
+            if not self._never_awaits(index, info):
+                continue
             tests = _async_tests(info)
+            fix = self._plan_fix(index, info, plan) if tests else None
+            if not fix:  # once switched to IsolatedAsyncioTestCase, inherited tests run too
+                for test, mixin in _inherited_async_tests(index, info):
+                    lent.setdefault(id(test), (test, mixin, []))[2].append(info.name)
             if not tests:
                 continue
-            facts = index.facts(info)
-            # Only say "never runs" when it is true: anything that may await coroutine tests
-            # (an async-aware or unknown base, a metaclass, an overridden run()) is left alone.
-            if (
-                not facts.is_testcase
-                or facts.is_async_aware
-                or facts.unknown_bases
-                or facts.has_metaclass
-                or facts.overrides_runner
-                or has_async_runner_twin(index, info)
-            ):
-                continue
-            fix = self._plan_fix(index, info, plan)
             for test in tests:
                 message = (
                     f"{info.name}.{test.name.value} is an async test in a unittest.TestCase "
@@ -80,6 +81,33 @@ class AsyncTestNeverRunsRule(Rule):
                     fix="unsafe" if fix is not None else "none",
                     applied=bool(fix),
                 )
+        self._report_lent(lent, plan)
+
+    def _report_lent(
+        self, lent: dict[int, tuple[cst.FunctionDef, str, list[str]]], plan: Plan
+    ) -> None:
+        for test, mixin, users in lent.values():
+            plan.report(
+                self.code,
+                test,
+                f"{mixin}.{test.name.value} is an async test that {', '.join(users)} "
+                "inherit(s) as unittest.TestCase classes that are not IsolatedAsyncioTestCase: "
+                "it is never awaited and is reported PASSED without running; make those "
+                "classes IsolatedAsyncioTestCase by hand",
+            )
+
+    def _never_awaits(self, index: ModuleIndex, info: ClassInfo) -> bool:
+        """Only say "never runs" when it is true: anything that may await coroutine tests
+        (an async-aware or unknown base, a metaclass, an overridden run()) is left alone."""
+        facts = index.facts(info)
+        return not (
+            not facts.is_testcase
+            or facts.is_async_aware
+            or facts.unknown_bases
+            or facts.has_metaclass
+            or facts.overrides_runner
+            or has_async_runner_twin(index, info)
+        )
 
     def _plan_fix(self, index: ModuleIndex, info: ClassInfo, plan: Plan) -> bool | None:
         """Edits for form C, or None when this class cannot be switched on its own.
@@ -133,6 +161,25 @@ def _async_tests(info: ClassInfo) -> list[cst.FunctionDef]:
         # A decorator often wraps a coroutine test into a sync one that does run.
         and not stmt.decorators
     ]
+
+
+def _inherited_async_tests(
+    index: ModuleIndex, info: ClassInfo
+) -> list[tuple[cst.FunctionDef, str]]:
+    """Async tests the class gets from local mixins that are not TestCases themselves (a
+    TestCase ancestor reports its own tests), unless something earlier in the MRO shadows them."""
+    found: list[tuple[cst.FunctionDef, str]] = []
+    seen: set[str] = set()
+    for key in index.mro(info) or ():
+        if not key.startswith(LOCAL_PREFIX):
+            break
+        owner = index.classes[key[len(LOCAL_PREFIX) :]]
+        if owner is not info and not index.facts(owner).is_testcase:
+            found.extend(
+                (test, owner.name) for test in _async_tests(owner) if test.name.value not in seen
+            )
+        seen.update(owner.methods)
+    return found
 
 
 def _switched_base(
