@@ -289,6 +289,20 @@ def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]
         merged = _merge_from_import(body, mod, obj)
         if merged:
             missing.remove((mod, obj))
+    # Plain ``import x`` lines go where isort would put them: in alphabetical order among the
+    # file's leading run of plain imports (the standard-library block, usually).
+    for mod, obj in [item for item in missing if item[1] is None]:
+        slot = _sorted_plain_import_slot(body, mod)
+        if slot is not None:
+            new = cst.parse_statement(f"import {mod}")
+            assert isinstance(new, cst.SimpleStatementLine)
+            following = body[slot] if slot < len(body) else None
+            if following is not None and slot == _after_docstring(body):
+                # Comments above the first import stay above the block.
+                new = new.with_changes(leading_lines=following.leading_lines)
+                body[slot] = following.with_changes(leading_lines=())
+            body.insert(slot, new)
+            missing.remove((mod, obj))
     new_lines = [
         cst.parse_statement(f"from {mod} import {obj}" if obj else f"import {mod}")
         for mod, obj in missing
@@ -303,6 +317,45 @@ def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]
         body[0] = first.with_changes(leading_lines=())
     body[position:position] = new_lines
     return module.with_changes(body=body)
+
+
+def _after_docstring(body: Sequence[Statement]) -> int:
+    return (
+        1
+        if body
+        and _is_import_or_docstring(body[0], first=True)
+        and not (
+            isinstance(body[0], cst.SimpleStatementLine)
+            and isinstance(body[0].body[0], (cst.Import, cst.ImportFrom))
+        )
+        else 0
+    )
+
+
+def _sorted_plain_import_slot(body: Sequence[Statement], name: str) -> int | None:
+    """Index at which ``import name`` keeps the first run of plain imports sorted, or None
+    when the module opens without such a run."""
+    run: list[tuple[int, str]] = []
+    for i, stmt in enumerate(body[: _after_leading_imports(body)]):
+        plain = (
+            isinstance(stmt, cst.SimpleStatementLine)
+            and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Import)
+            and len(stmt.body[0].names) == 1
+        )
+        if plain:
+            assert isinstance(stmt, cst.SimpleStatementLine)
+            imported = stmt.body[0]
+            assert isinstance(imported, cst.Import)
+            run.append((i, imported.names[0].evaluated_name))
+        elif run:
+            break
+    if not run:
+        return None
+    for i, existing in run:
+        if existing.lower() > name.lower():
+            return i
+    return run[-1][0] + 1
 
 
 def _merge_from_import(body: list[Statement], module_name: str, obj: str | None) -> bool:
