@@ -175,6 +175,14 @@ class ModuleIndex:
             self._source = SourceMap(self.module)
         return self._source
 
+    def function_key(self, node: cst.FunctionDef) -> str | None:
+        """:func:`function_key` of a function of this module (memoised)."""
+        memo_key = ("function_key", id(node))
+        if memo_key not in self.memo:
+            self.memo[memo_key] = function_key(self.module, node)
+        cached = self.memo[memo_key]
+        return cached if isinstance(cached, str) else None
+
     def code_for(self, node: cst.CSTNode) -> str:
         """Source text of a node of this module (memoised)."""
         text = self.source.text(node)

@@ -294,7 +294,7 @@ def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]
     for mod, obj in [item for item in missing if item[1] is None]:
         slot = _sorted_plain_import_slot(body, mod)
         if slot is not None:
-            new = cst.parse_statement(f"import {mod}")
+            new = _statement(f"import {mod}")
             assert isinstance(new, cst.SimpleStatementLine)
             following = body[slot] if slot < len(body) else None
             if following is not None and slot == _after_docstring(body):
@@ -304,8 +304,7 @@ def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]
             body.insert(slot, new)
             missing.remove((mod, obj))
     new_lines = [
-        cst.parse_statement(f"from {mod} import {obj}" if obj else f"import {mod}")
-        for mod, obj in missing
+        _statement(f"from {mod} import {obj}" if obj else f"import {mod}") for mod, obj in missing
     ]
     if not new_lines:
         return module.with_changes(body=body)
@@ -330,6 +329,14 @@ def _after_docstring(body: Sequence[Statement]) -> int:
         )
         else 0
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(code: str) -> cst.SimpleStatementLine:
+    """A parsed one-line statement; nodes are immutable, so one parse serves every file."""
+    statement = cst.parse_statement(code)
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
 
 
 def _sorted_plain_import_slot(body: Sequence[Statement], name: str) -> int | None:

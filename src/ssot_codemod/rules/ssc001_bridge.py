@@ -30,6 +30,20 @@ _HOOK_AS_ARGUMENT = re.compile(
 
 # Loose shapes (see _LooseBridgeFinder) need a runner in the file: run_until_complete or a
 # call of something named ``run`` (asyncio.run under any import form keeps the word).
+_HELPER_DEF = re.compile(rb"^def " + HELPER_NAME.encode() + rb"\(", re.MULTILINE)
+_NEXT_TOP_LEVEL = re.compile(rb"\n(?=[^\s#])")
+
+
+def _without_helper(data: bytes) -> bytes:
+    """The bytes without an inserted ``run_coroutine_sync`` definition, whose own body runs
+    coroutines on loops and would otherwise make every rewritten file look like a candidate."""
+    found = _HELPER_DEF.search(data)
+    if found is None:
+        return data
+    end = _NEXT_TOP_LEVEL.search(data, found.end())
+    return data[: found.start()] + (data[end.start() :] if end else b"")
+
+
 _RUNNER_WORD = re.compile(rb"run_until_complete|\brun\s*\(")
 # ... and a hook called with no arguments, or fetched with getattr.
 _LOOSE_HOOK = re.compile(
@@ -77,6 +91,7 @@ class BridgeRule(Rule):
         the already rewritten ``run_coroutine_sync(...)``."""
         if not super().could_match(data):
             return False
+        data = _without_helper(data)
         if _RUNNER_WORD.search(data) is not None and _LOOSE_HOOK.search(data) is not None:
             return True  # a bridge in a shape that is only reported may be there
         return any(
@@ -123,6 +138,12 @@ class BridgeRule(Rule):
             return
         text = index.code_for(method)
         if not any(hook in text for hook in HOOK_HOSTS):
+            return
+        # A loose shape calls a hook (or getattr()s one) outside the bridges already matched;
+        # checking the text first spares visiting every setUp that only has the plain bridge.
+        for bridge in bridges_in(method, index):
+            text = text.replace(index.code_for(bridge.call), "")
+        if _LOOSE_HOOK.search(text.encode("utf-8", "surrogatepass")) is None:
             return
         receiver = first_param(method)
         if receiver is None:

@@ -13,7 +13,6 @@ from ssot_codemod.analysis import (
     UNKNOWN,
     ClassInfo,
     ModuleIndex,
-    function_key,
 )
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
 from ssot_codemod.rules.base import Plan, Rule
@@ -136,8 +135,8 @@ class ReentryRule(Rule):
                 f"rewritten because the {sync_name} it reaches cannot be checked here",
             )
             return
-        same = target.node is runner.node or function_key(module, target.node) == function_key(
-            module, runner.node
+        same = target.node is runner.node or index.function_key(target.node) == index.function_key(
+            runner.node
         )
         if not same:
             plan.report(

@@ -126,8 +126,8 @@ class TwinRule(Rule):
         inherited = index.lookup(info, override.name.value, after=LOCAL_PREFIX + info.key)
         if inherited.node is None:
             return
-        key = function_key(module, override)
-        if key is None or key != function_key(module, inherited.node):
+        key = index.function_key(override)
+        if key is None or key != index.function_key(inherited.node):
             return
         owner = index.classes[inherited.owner[len(LOCAL_PREFIX) :]].name
         name = override.name.value
