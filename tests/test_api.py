@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from samples import SAMPLE
 
 from ssot_codemod import api, report
 from ssot_codemod.api import (
@@ -22,19 +23,6 @@ from ssot_codemod.api import (
 )
 from ssot_codemod.config import ConfigError, load_config
 from ssot_codemod.types import Finding
-
-SAMPLE = """\
-import asyncio
-import unittest
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(self.asyncSetUp())
-
-    async def asyncSetUp(self):
-        pass
-"""
 
 CLEAN = "def add(a, b):\n    return a + b\n"
 

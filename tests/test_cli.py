@@ -13,22 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from clirunner import separate_stderr_runner
+from samples import SAMPLE
 
 from ssot_codemod import __version__
 from ssot_codemod.cli import cli
-
-SAMPLE = """\
-import asyncio
-import unittest
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(self.asyncSetUp())
-
-    async def asyncSetUp(self):
-        pass
-"""
 
 CLEAN = "def add(a, b):\n    return a + b\n"
 BROKEN = "def setUp(self:\n    loop.run_until_complete(self.asyncSetUp())\n"

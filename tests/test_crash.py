@@ -20,21 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
+from samples import SAMPLE
 
 from ssot_codemod.engine import fix_source
 
-SAMPLE = """\
-import asyncio
-import unittest
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(self.asyncSetUp())
-
-    async def asyncSetUp(self):
-        pass
-"""
 REWRITE = fix_source(SAMPLE).code
 N_FILES = 240
 N_DIRS = 4

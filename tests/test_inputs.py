@@ -18,22 +18,11 @@ from pathlib import Path
 
 import pytest
 from clirunner import separate_stderr_runner
+from samples import SAMPLE
 
 from ssot_codemod.cli import cli
 from ssot_codemod.engine import could_match, fix_source
 
-SAMPLE = """\
-import asyncio
-import unittest
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(self.asyncSetUp())
-
-    async def asyncSetUp(self):
-        pass
-"""
 GOOD_REWRITE = fix_source(SAMPLE).code.encode("utf-8")
 BRIDGE_OLD = "loop.run_until_complete(self.asyncSetUp())"
 BRIDGE_NEW = "run_coroutine_sync(self.asyncSetUp(), loop)"
