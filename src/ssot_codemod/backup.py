@@ -272,34 +272,45 @@ def _remove_journal_if_unused(directory: Path) -> None:
 # apply
 
 
-def _link_backup(path: Path, backup: Path, original: bytes, mode: int) -> None:
-    """Create *backup* holding *original* with *mode*, never overwriting an existing file."""
-    refused = ApplyRefused(
-        f"{backup.name} already exists (from an earlier apply or not written by ssot-codemod); "
-        "run revert or remove it first"
-    )
-    with _temp_file(path.with_name(backup.name), original, mode) as tmp:
+def create_exclusive(path: Path, data: bytes, *, mode: int | None = None) -> bool:
+    """Create *path* holding *data* (with *mode*, if given); False, writing nothing, if it exists.
+
+    The bytes go to a fsynced temporary sibling that is hard-linked into place, so a reader (or a
+    crash) never sees a partial file and an existing file is never replaced.
+    """
+    with _temp_file(path, data, mode) as tmp:
         try:
-            os.link(tmp, backup)
+            os.link(tmp, path)
         except FileExistsError:
-            raise refused from None
+            return False
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
                 raise
             # No hard links on this filesystem: exclusive create (never clobbers). A crash here
-            # can leave a short backup; revert detects it through the journal's sha256.
+            # can leave a short file; revert detects a short backup through the journal's sha256.
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
             try:
-                fd = os.open(backup, flags, mode)
+                fd = os.open(path, flags, 0o666 if mode is None else mode)
             except FileExistsError:
-                raise refused from None
+                return False
             try:
-                _write_all(fd, original)
+                _write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.chmod(backup, mode)
-    _fsync_dir(backup.parent)
+            if mode is not None:
+                os.chmod(path, mode)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _link_backup(path: Path, backup: Path, original: bytes, mode: int) -> None:
+    """Create *backup* holding *original* with *mode*, never overwriting an existing file."""
+    if not create_exclusive(backup, original, mode=mode):
+        raise ApplyRefused(
+            f"{backup.name} already exists (from an earlier apply or not written by "
+            "ssot-codemod); run revert or remove it first"
+        )
 
 
 def commit_rewrite(path: Path, original: bytes, new: bytes) -> None:

@@ -24,13 +24,12 @@ it rolls back.
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssot_codemod.backup import create_exclusive
 from ssot_codemod.helper_source import HELPER_IMPORTS, HELPER_NAME, HELPER_SOURCE
 from ssot_codemod.types import EngineError
 
@@ -172,8 +171,8 @@ def new_module_text(helper_module: str, newline: str = "\n") -> str:
 def _extended_text(text: str) -> str:
     """*text* with the helper's imports added and the helper appended."""
     import libcst as cst
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor, ImportItem
+
+    from ssot_codemod.module_edits import ensure_imports
 
     try:
         module = cst.parse_module(text)
@@ -184,8 +183,7 @@ def _extended_text(text: str) -> str:
         raise HelperModuleError(f"cannot parse: {' '.join(str(exc).split())}") from None
     if module.code != text:
         raise HelperModuleError("LibCST does not round-trip this file exactly; add the helper")
-    imports = [ImportItem(name) for name in HELPER_IMPORTS]
-    module = module.visit(AddImportsVisitor(CodemodContext(), imports))
+    module = ensure_imports(module, [(name, None) for name in HELPER_IMPORTS])
     newline = module.default_newline
     code = module.code
     if code.strip():
@@ -270,54 +268,6 @@ def plan_helper_module(
 # writing a new module
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _create_exclusive(path: Path, data: bytes) -> bool:
-    """Create *path* holding *data* atomically; False (nothing written) if it already exists.
-
-    The bytes go to a fsynced temporary sibling that is then hard-linked into place: a reader
-    never sees a partial file and an existing file is never replaced.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.ssot-tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        except OSError:
-            # No hard links here (some filesystems): fall back to an exclusive create.
-            try:
-                fd2 = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o666)
-            except FileExistsError:
-                return False
-            try:
-                os.write(fd2, data)
-                os.fsync(fd2)
-            finally:
-                os.close(fd2)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(path.parent)
-    return True
-
-
 def create_helper_module(change: HelperModuleChange) -> tuple[Path, ...]:
     """Create the new helper module of *change* (and its package directories).
 
@@ -334,10 +284,10 @@ def create_helper_module(change: HelperModuleChange) -> tuple[Path, ...]:
                 continue
             created.append(directory)
         for init in change.new_inits:
-            if _create_exclusive(init, b""):
+            if create_exclusive(init, b""):
                 created.append(init)
         change.path.parent.mkdir(parents=True, exist_ok=True)
-        if _create_exclusive(change.path, change.new):
+        if create_exclusive(change.path, change.new):
             created.append(change.path)
             return tuple(created)
     except BaseException:

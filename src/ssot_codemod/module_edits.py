@@ -28,14 +28,14 @@ def add_helper_and_imports(module: cst.Module, plan: Plan, helper_module: str | 
         else:
             module = _insert_helper(module)
             imports.extend((name, None) for name in HELPER_IMPORTS)
-    return _ensure_imports(module, imports)
+    return ensure_imports(module, imports)
 
 
-def _ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -> cst.Module:
+def ensure_imports(module: cst.Module, imports: Sequence[tuple[str, str | None]]) -> cst.Module:
     """Add ``import M`` / ``from M import O`` lines that the module lacks, after its last
     leading import.
 
-    This is what LibCST's AddImportsVisitor does for us in spirit, but constructing that
+    This is what LibCST's AddImportsVisitor does in spirit, but constructing that
     matcher-based visitor costs ~20 ms per file (more than parsing a typical test module), so
     rewritten files would pay for it once per file; the cases we need are only these two forms.
     """
