@@ -202,9 +202,8 @@ class ModuleIndex:
             self._bind(stmt.name.value, UNKNOWN)
         elif isinstance(stmt, (cst.If, cst.Try, cst.With)):
             # Version gates and optional imports: every branch may bind, so take the union.
-            for child in _compound_blocks(stmt):
-                for inner in child:
-                    self._index_statement(inner, top_level=False)
+            for inner in child_statements(stmt):
+                self._index_statement(inner, top_level=False)
 
     def _index_small(self, small: cst.BaseSmallStatement) -> None:
         if isinstance(small, cst.Import):
@@ -411,26 +410,10 @@ def _collect_classes(module: cst.Module) -> list[ClassInfo]:
                         info.methods.setdefault(inner.name.value, []).append(inner)
                 found.append(info)
             inner_scope = scope and not isinstance(stmt, (cst.ClassDef, cst.FunctionDef))
-            for block in _nested_blocks(stmt):
-                walk(block, anchor, inner_scope)
+            walk(child_statements(stmt), anchor, inner_scope)
 
     walk(module.body, None, True)
     return found
-
-
-def _nested_blocks(stmt: cst.CSTNode) -> Iterator[Sequence[cst.CSTNode]]:
-    if isinstance(stmt, (cst.ClassDef, cst.FunctionDef, cst.With, cst.For, cst.While)):
-        if isinstance(stmt.body, cst.IndentedBlock):
-            yield stmt.body.body
-        if isinstance(stmt, (cst.For, cst.While)) and stmt.orelse is not None:
-            yield _block(stmt.orelse.body)
-    elif isinstance(stmt, (cst.If, cst.Try, cst.TryStar)):
-        if isinstance(stmt, cst.TryStar):
-            yield _block(stmt.body)
-            for handler in stmt.handlers:
-                yield _block(handler.body)
-        else:
-            yield from _compound_blocks(stmt)
 
 
 def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
@@ -438,31 +421,37 @@ def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmall
     return body.body if isinstance(body, cst.IndentedBlock) else ()
 
 
-def _compound_blocks(stmt: cst.CSTNode) -> Iterator[Sequence[cst.BaseStatement]]:
-    if isinstance(stmt, cst.If):
-        yield _block(stmt.body)
+def child_statements(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    """The statements directly nested in a compound statement (an ``elif`` is one ``If``)."""
+    suites: list[cst.BaseSuite] = []
+    if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+        suites.append(stmt.body)
+    elif isinstance(stmt, (cst.If, cst.While, cst.For, cst.With)):
+        suites.append(stmt.body)
+        orelse = getattr(stmt, "orelse", None)
+        if isinstance(orelse, cst.If):
+            return [*block_statements(stmt.body), orelse]
+        if orelse is not None:
+            suites.append(orelse.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        suites.append(stmt.body)
+        suites.extend(handler.body for handler in stmt.handlers)
         if stmt.orelse is not None:
-            if isinstance(stmt.orelse, cst.If):
-                yield [stmt.orelse]
-            else:
-                yield _block(stmt.orelse.body)
-    elif isinstance(stmt, cst.Try):
-        yield _block(stmt.body)
-        for handler in stmt.handlers:
-            yield _block(handler.body)
-        if stmt.orelse is not None:
-            yield _block(stmt.orelse.body)
+            suites.append(stmt.orelse.body)
         if stmt.finalbody is not None:
-            yield _block(stmt.finalbody.body)
-    elif isinstance(stmt, cst.With):
-        yield _block(stmt.body)
+            suites.append(stmt.finalbody.body)
+    elif isinstance(stmt, cst.Match):
+        suites.extend(case.body for case in stmt.cases)
+    return [inner for suite in suites for inner in block_statements(suite)]
 
 
-def _block(suite: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+def block_statements(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
+    """The statements of a suite; a one-line suite (``if x: a; b``) counts as one line."""
     if isinstance(suite, cst.IndentedBlock):
         return suite.body
-    assert isinstance(suite, cst.SimpleStatementSuite)
-    return [cst.SimpleStatementLine(body=suite.body)]
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    return ()
 
 
 def _names_in_target(target: cst.BaseExpression) -> Iterator[str]:

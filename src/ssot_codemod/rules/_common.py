@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import libcst as cst
 
-from ssot_codemod.analysis import ClassInfo, ModuleIndex, class_body
+from ssot_codemod.analysis import (
+    ClassInfo,
+    ModuleIndex,
+    block_statements,
+    child_statements,
+    class_body,
+)
 from ssot_codemod.helper_source import HELPER_NAME
 
 # The async hooks a bridge runs, and the sync method that is supposed to run each one.
@@ -45,27 +51,7 @@ def iter_methods(info: ClassInfo) -> Iterator[cst.FunctionDef]:
         if isinstance(stmt, cst.FunctionDef):
             yield stmt
         elif isinstance(stmt, (cst.If, cst.Try)):
-            pending.extend(_children_statements(stmt))
-
-
-def _children_statements(stmt: cst.If | cst.Try) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    suites: list[cst.BaseSuite] = [stmt.body]
-    if isinstance(stmt, cst.If):
-        if isinstance(stmt.orelse, cst.If):
-            out.append(stmt.orelse)
-        elif stmt.orelse is not None:
-            suites.append(stmt.orelse.body)
-    else:
-        suites.extend(h.body for h in stmt.handlers)
-        if stmt.orelse is not None:
-            suites.append(stmt.orelse.body)
-        if stmt.finalbody is not None:
-            suites.append(stmt.finalbody.body)
-    for suite in suites:
-        if isinstance(suite, cst.IndentedBlock):
-            out.extend(suite.body)
-    return out
+            pending.extend(child_statements(stmt))
 
 
 def has_async_runner_twin(index: ModuleIndex, info: ClassInfo) -> bool:
@@ -127,7 +113,7 @@ def _calls_mentioning_hooks(
     """
     collector = _CallCollector()
     collector.depth = 1  # already inside the function: nested defs are other scopes
-    pending: list[cst.CSTNode] = list(_block_statements(func.body))
+    pending: list[cst.CSTNode] = list(block_statements(func.body))
     while pending:
         stmt = pending.pop(0)
         if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
@@ -141,16 +127,8 @@ def _calls_mentioning_hooks(
         collector.line = None
         for header in _header_expressions(stmt):
             header.visit(collector)
-        pending.extend(_nested_statements(stmt))
+        pending.extend(child_statements(stmt))
     return list(zip(collector.calls, collector.lines))
-
-
-def _block_statements(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
-    if isinstance(suite, cst.IndentedBlock):
-        return suite.body
-    if isinstance(suite, cst.SimpleStatementSuite):
-        return [cst.SimpleStatementLine(body=suite.body)]
-    return ()
 
 
 def _header_expressions(stmt: cst.CSTNode) -> list[cst.CSTNode]:
@@ -163,27 +141,6 @@ def _header_expressions(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(stmt, cst.Match):
         return [stmt.subject]
     return []
-
-
-def _nested_statements(stmt: cst.CSTNode) -> list[cst.CSTNode]:
-    suites: list[cst.BaseSuite] = []
-    if isinstance(stmt, (cst.If, cst.While, cst.For, cst.With)):
-        suites.append(stmt.body)
-        orelse = getattr(stmt, "orelse", None)
-        if isinstance(orelse, cst.If):
-            return [*_block_statements(stmt.body), orelse]
-        if orelse is not None:
-            suites.append(orelse.body)
-    elif isinstance(stmt, (cst.Try, cst.TryStar)):
-        suites.append(stmt.body)
-        suites.extend(handler.body for handler in stmt.handlers)
-        if stmt.orelse is not None:
-            suites.append(stmt.orelse.body)
-        if stmt.finalbody is not None:
-            suites.append(stmt.finalbody.body)
-    elif isinstance(stmt, cst.Match):
-        suites.extend(case.body for case in stmt.cases)
-    return [inner for suite in suites for inner in _block_statements(suite)]
 
 
 def hook_call(expr: cst.BaseExpression, receiver: str) -> tuple[cst.Call, str] | None:
