@@ -379,8 +379,11 @@ def test_failing_verify_leaves_that_remote_unchanged(
 
 
 def test_helper_module_is_committed_with_the_rewrite(fleet: Fleet) -> None:
+    # The verify command also scribbles on a tracked file: that must not be committed.
+    scribble = f"{PY} -c \"open('tests/__init__.py', 'w').write('# generated')\""
+    reentry = str(fleet.root / "output" / "reentry")
     done = fleet.fixer(
-        "--helper-module", "testing_compat", "--repos", str(fleet.root / "output" / "reentry")
+        "--helper-module", "testing_compat", "--repos", reentry, "--verify", scribble
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -391,6 +394,31 @@ def test_helper_module_is_committed_with_the_rewrite(fleet: Fleet) -> None:
     assert rewritten == fixed(REENTRY, helper_module="testing_compat")
     assert "from testing_compat import run_coroutine_sync" in rewritten
     assert_no_leftovers(fleet)
+    assert fleet.show("reentry", "tests/__init__.py") == ""
+    assert "not committed (not written by ssot-codemod): tests/__init__.py" in done.stdout
     pulled = run_tests(fleet.checkout("reentry"), fleet.env)
     assert pulled.returncode == 0, pulled.stderr
     assert "1 repository scanned: 1 fixed" in done.stderr
+
+
+def test_a_default_branch_that_moved_since_the_clone_is_skipped(fleet: Fleet) -> None:
+    # Someone pushes another bridge after all-repos-clone: the planned commit message would be
+    # wrong, so the repository is skipped with the reason, and the next clone + run fixes it.
+    work = fleet.root / "work" / "bridge"
+    (work / "tests" / "test_more.py").write_text(BRIDGE)
+    git("add", ".", cwd=work, env=fleet.env)
+    git("commit", "--quiet", "-m", "more", cwd=work, env=fleet.env)
+    git("push", "--quiet", str(fleet.remotes["bridge"]), "master", cwd=work, env=fleet.env)
+    moved = fleet.heads()
+
+    done = fleet.fixer("--limit", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert fleet.heads() == moved
+    assert "the default branch differs from the all-repos clone" in done.stderr
+    assert "not processed (--limit 1)" in done.stderr  # reentry, the second one with a fix
+
+    fleet.clone()
+    again = fleet.fixer()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert fleet.show("bridge", "tests/test_more.py") == fixed(BRIDGE)
+    assert "findings fixed: SSC001×3, SSC002×1" in again.stderr

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -37,7 +37,7 @@ from ssot_codemod.api import (
     split_command,
 )
 from ssot_codemod.config import ConfigError, is_dotted_name, load_config
-from ssot_codemod.report import error_lines, verify_lines
+from ssot_codemod.report import error_lines, summary_line, verify_lines
 
 __all__ = ["Flags", "Outcome", "RepoPlan", "commit_message", "main", "plan_repo"]
 
@@ -213,7 +213,6 @@ class _State:
     applied: bool = False
     diff: bool = False
     pushed: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def _say(text: str) -> None:
@@ -230,7 +229,7 @@ def apply_fix(*, plan: RepoPlan, flags: Flags, state: _State) -> None:
         return
     result = apply_paths([Path(".")], options)
     fixed, files, errors = _summarise(result, root)
-    for line in errors:
+    for line in (*errors, summary_line("apply", result)):
         _say(line)
     if (tuple(fixed.items()), tuple(files)) != (plan.fixed, plan.files):
         _undo(result, root)
@@ -254,17 +253,17 @@ def apply_fix(*, plan: RepoPlan, flags: Flags, state: _State) -> None:
             return
         _say(f"verified: {flags.verify} passed")
     _drop_backups(result)
-    _stage_created(result, root)
+    created = _stage_created(result, root)
+    _keep_only({*files, *created}, root)
     state.applied = True
-    state.notes.extend(errors)
 
 
 def _undo(result: RunResult, root: Path) -> RunResult:
     """Roll back this apply; if that is incomplete, reset the (throw-away) clone with git."""
     undone = rollback(result)
     if undone.failed:
-        subprocess.run(("git", "-C", os.fspath(root), "reset", "--quiet", "--hard"), check=True)
-        subprocess.run(("git", "-C", os.fspath(root), "clean", "--quiet", "-fd"), check=True)
+        _git(root, "reset", "--quiet", "--hard")
+        _git(root, "clean", "--quiet", "-fd")
     return undone
 
 
@@ -279,13 +278,41 @@ def _drop_backups(result: RunResult) -> None:
             (file.path.parent / JOURNAL_NAME).unlink(missing_ok=True)
 
 
-def _stage_created(result: RunResult, root: Path) -> None:
+def _stage_created(result: RunResult, root: Path) -> list[str]:
     """``git add`` the files apply created (a ``--helper-module`` and its ``__init__.py``s):
     all-repos commits with ``git commit -a``, which takes only files git already tracks."""
     created = [p for f in result.files for p in f.created if p.is_file() and not p.is_symlink()]
-    if created:
-        names = [os.path.relpath(p, root) for p in created]
-        subprocess.run(("git", "-C", os.fspath(root), "add", "--", *names), check=True)
+    names = [Path(os.path.relpath(p, root)).as_posix() for p in created]
+    if names:
+        _git(root, "add", "--", *names)
+    return names
+
+
+def _keep_only(allowed: set[str], root: Path) -> None:
+    """Put back every tracked path that differs from HEAD but is not in *allowed*.
+
+    ``git commit -a`` would take them all: a file ``--verify`` regenerated, a journal or backup
+    someone once committed by mistake. Only what ssot-codemod rewrote or created is committed.
+    """
+    listed = _git(root, "diff", "--name-only", "--no-renames", "-z", "HEAD")
+    stray = sorted({p for p in listed.split("\0") if p and p not in allowed})
+    if not stray:
+        return
+    _git(root, "reset", "--quiet", "--", *stray)  # unstage; paths new in the index go untracked
+    tracked = [p for p in _git(root, "ls-files", "-z", "--", *stray).split("\0") if p]
+    if tracked:
+        _git(root, "checkout", "--quiet", "--", *tracked)
+    _say("not committed (not written by ssot-codemod): " + ", ".join(stray))
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ("git", "--literal-pathspecs", "-C", os.fspath(root), *args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        check=True,
+    )
+    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _check_fix(*, state: _State) -> None:
