@@ -359,7 +359,11 @@ def test_failing_verify_leaves_that_remote_unchanged(
             "broken": {"tests/__init__.py": "", "tests/test_base.py": BROKEN},
         },
     )
-    done = fleet.fixer("--verify", UNITTEST)
+    # The verify command scribbles on a tracked file, then runs the repository's tests.
+    scribble = "open('tests/__init__.py', 'w').write('# scribbled')"
+    run_after = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+    verify = f'{PY} -c "{scribble}; {run_after}" {UNITTEST}'
+    done = fleet.fixer("--verify", verify)
     assert done.returncode == 1, done.stdout + done.stderr
 
     heads = fleet.heads()
@@ -369,11 +373,12 @@ def test_failing_verify_leaves_that_remote_unchanged(
     assert heads["bridge"] != fleet.initial["bridge"]
     assert fleet.show("reentry", "tests/test_sub.py") == fixed(REENTRY)
     assert_no_leftovers(fleet)
-    assert f"Verified with: {UNITTEST}" in fleet.fix_message("reentry")
+    assert fleet.show("reentry", "tests/__init__.py") == ""
+    assert f"Verified with: {verify}" in fleet.fix_message("reentry")
 
     assert "3 repositories scanned: 2 fixed, 1 skipped, 0 with nothing to fix" in done.stderr
     broken = str(fleet.root / "output" / "broken")
-    assert f"skipped: {broken}: --verify failed: {UNITTEST} exited with status 1" in done.stderr
+    assert f"skipped: {broken}: --verify failed: {verify} exited with status 1" in done.stderr
     assert "rolled back 1 file" in done.stdout
     assert "FAIL: test_always_fails" in done.stdout  # the verify output's tail, in its section
 

@@ -87,6 +87,8 @@ _NOT_DONE: tuple[Status, ...] = (*_FAILED, "declined", "unplanned")
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one repository; *reason* says why it was skipped."""
+
     repo: str
     status: Status
     reason: str = ""
@@ -130,8 +132,11 @@ def _may_match(repo_dir: Path, options: Options) -> bool:
     them), so a repository without any of them cannot have a finding. Not a git checkout, or git
     failed: True (the dry run decides).
     """
-    needles = sorted({n for rule in resolve_rules(options) for n in rule.needles[0]})
-    patterns = [arg for needle in needles for arg in ("-e", needle.decode("ascii"))]
+    rules = resolve_rules(options)
+    if not all(rule.needles for rule in rules):
+        return True  # a rule without needles: no gate possible
+    needles = sorted({n for rule in rules for n in rule.needles[0]})
+    patterns = [arg for needle in needles for arg in ("-e", os.fsdecode(needle))]
     done = subprocess.run(
         ("git", "-C", os.fspath(repo_dir), "grep", "--quiet", "-F", *patterns, "--", "*.py"),
         stdin=subprocess.DEVNULL,
@@ -259,11 +264,15 @@ def apply_fix(*, plan: RepoPlan, flags: Flags, state: _State) -> None:
 
 
 def _undo(result: RunResult, root: Path) -> RunResult:
-    """Roll back this apply; if that is incomplete, reset the (throw-away) clone with git."""
+    """Roll back this apply and whatever else changed tracked files (a failed ``--verify`` may
+    have written some), so all-repos finds no difference and commits nothing. If the rollback
+    is incomplete, reset the (throw-away) clone with git."""
     undone = rollback(result)
     if undone.failed:
         _git(root, "reset", "--quiet", "--hard")
         _git(root, "clean", "--quiet", "-fd")
+    else:
+        _keep_only(set(), root)
     return undone
 
 
