@@ -199,7 +199,7 @@ class Fleet:
                 {
                     "output_dir": "output",
                     "source": "all_repos.source.json_file",
-                    "source_settings": {"filename": str(root / "repos.json")},
+                    "source_settings": {"filename": "repos.json"},  # as in the README
                     "push": "all_repos.push.merge_to_master",
                     "push_settings": {},
                 }

@@ -415,6 +415,14 @@ def _codes(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(p.strip().upper() for v in values for p in v.split(",") if p.strip())
 
 
+_EXAMPLES = """\
+examples:
+  all-repos-clone -C all-repos.json
+  ssot-codemod-all-repos -C all-repos.json --dry-run         # the diffs; nothing pushed
+  ssot-codemod-all-repos -C all-repos.json --verify "python -m pytest -x -q" -j 4
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from all_repos import autofix_lib
 
@@ -424,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Run `ssot-codemod apply` in every repository all-repos manages that has something "
             "to fix, commit the rewrite and push it with the configured push back-end."
         ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     autofix_lib.add_fixer_args(parser)
     parser.add_argument(
