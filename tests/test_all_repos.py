@@ -19,6 +19,8 @@ import pytest
 
 from ssot_codemod.engine import fix_source
 
+pytest.importorskip("all_repos", reason="all-repos needs Python 3.10+")
+
 BIN = Path(sys.executable).parent
 PY = shlex.quote(sys.executable)
 # Each repository's own tests, run in the rewritten clone by --verify and in a clone of the

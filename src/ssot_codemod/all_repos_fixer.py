@@ -465,7 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status: 0, or 1 when a repository was skipped or errored (the summary says why)."""
-    from all_repos import autofix_lib, mapper
+    try:
+        from all_repos import autofix_lib, mapper
+    except ImportError:
+        raise SystemExit(
+            "ssot-codemod-all-repos needs all-repos (Python 3.10+): "
+            "pip install 'ssot-codemod[all-repos]'"
+        ) from None
 
     parser = build_parser()
     args = parser.parse_args(argv)
