@@ -145,8 +145,9 @@ def new_module_text(helper_module: str, newline: str = "\n") -> str:
     text = (
         f'"""Compatibility helpers shared by this codebase (written by ssot-codemod).\n'
         f"\n"
-        f"Modules rewritten with ``ssot-codemod apply --helper-module {helper_module}`` import\n"
-        f"``{HELPER_NAME}`` from here instead of each defining their own copy.\n"
+        f"Modules rewritten with\n"
+        f"``ssot-codemod apply --helper-module {helper_module}``\n"
+        f"import ``{HELPER_NAME}`` from here instead of each defining a copy.\n"
         f'"""\n'
         f"\n"
         f"{imports}"

@@ -35,7 +35,14 @@ Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
 _Import = tuple[str, Union[str, None]]  # (module, None) for ``import module``, else (module, obj)
 
 
-def add_helper_and_imports(module: cst.Module, plan: Plan, helper_module: str | None) -> cst.Module:
+def add_helper_and_imports(
+    module: cst.Module,
+    plan: Plan,
+    helper_module: str | None,
+    original: cst.Module | None = None,
+) -> cst.Module:
+    """*module* (the rewrite of *original*) with the helper and the imports it needs, and
+    without standard-library imports whose last use the rewrite removed."""
     imports: list[_Import] = sorted(plan.imports, key=str)
     insert_helper = False
     if plan.needs_helper and not defines_name(module, HELPER_NAME):
@@ -45,7 +52,9 @@ def add_helper_and_imports(module: cst.Module, plan: Plan, helper_module: str | 
             insert_helper = True
             imports.extend((name, None) for name in HELPER_IMPORTS)
     module = ensure_imports(module, imports)
-    return _insert_helper(module) if insert_helper else module
+    if insert_helper:
+        module = _insert_helper(module)
+    return drop_imports_left_unused(original, module) if original is not None else module
 
 
 def defines_name(module: cst.Module, name: str) -> bool:
@@ -77,6 +86,75 @@ def _bound_names(small: cst.BaseSmallStatement) -> set[str]:
 
 # --------------------------------------------------------------------------------------------
 # imports
+
+
+class _Uses(cst.CSTVisitor):
+    """Names read outside import statements, and the words of every string literal (a name in
+    ``__all__`` or a string annotation counts as used)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.strings: list[str] = []
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # ``x.run`` reads x, not a name ``run``
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.strings.append(node.value)
+
+    def visit_FormattedStringText(self, node: cst.FormattedStringText) -> None:
+        self.strings.append(node.value)
+
+
+def _uses(module: cst.Module) -> _Uses:
+    uses = _Uses()
+    module.visit(uses)
+    return uses
+
+
+def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Module:
+    """Remove top-level standard-library imports that *original* used and *module* no longer
+    does (``from asyncio import run`` once ``run(...)`` is rewritten), as ruff's F401 fix
+    would; imports of other modules may have side effects and stay."""
+    before, after = _uses(original), _uses(module)
+    words = set(" ".join(after.strings).replace(".", " ").replace("'", " ").split())
+    gone = (before.names - after.names) - words
+    if not gone:
+        return module
+    body: list[Statement] = list(module.body)
+    changed = False
+    for i in reversed(range(len(body))):
+        small = _single_import(body[i])
+        if small is None or isinstance(small.names, cst.ImportStar):
+            continue
+        name = small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
+        if name is None or _section(name) != 1:
+            continue
+        kept = [a for a in small.names if (a.evaluated_alias or a.evaluated_name) not in gone]
+        if len(kept) == len(small.names):
+            continue
+        changed = True
+        stmt = body[i]
+        assert isinstance(stmt, cst.SimpleStatementLine)
+        if kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            body[i] = stmt.with_changes(body=[small.with_changes(names=kept)])
+            continue
+        del body[i]
+        if i < len(body) and stmt.leading_lines and not body[i].leading_lines:
+            body[i] = body[i].with_changes(leading_lines=stmt.leading_lines)
+    return module.with_changes(body=body) if changed else module
 
 
 def ensure_imports(module: cst.Module, imports: Sequence[_Import]) -> cst.Module:
@@ -281,8 +359,19 @@ def _helper_statements(newline: str) -> tuple[Statement, ...]:
     return tuple(cst.parse_module(HELPER_SOURCE.replace("\n", newline)).body)
 
 
+class _SpaceIndent(cst.CSTTransformer):
+    """Four spaces per level, whatever the module uses (tabs would add pycodestyle W191)."""
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        return updated_node.with_changes(indent="    ")
+
+
 def _insert_helper(module: cst.Module) -> cst.Module:
     helper = list(_helper_statements(module.default_newline))
+    if "\t" in module.default_indent:
+        helper = [stmt.visit(_SpaceIndent()) for stmt in helper]  # type: ignore[misc]
     body: list[Statement] = list(module.body)
     position = _preamble_end(body)
     if position == 0 and body:
