@@ -239,7 +239,7 @@ def _insert_import(body: list[Statement], mod: str, obj: str | None) -> None:
     new_key = _sort_key(new.body[0])  # type: ignore[arg-type]  # an import by construction
     leading = [
         (i, _sort_key(small))
-        for i, stmt in enumerate(body[: _preamble_end(body)])
+        for i, stmt in enumerate(body[: _preamble_end(body, stop_at_code=True)])
         if (small := _single_import(stmt)) is not None
     ]
     if not leading:
@@ -279,7 +279,10 @@ def _take_leading_lines(
     """Insert *new* at *new_index*, moving the leading lines of ``body[index]`` onto it."""
     following = body[index]
     body[index] = following.with_changes(leading_lines=[cst.EmptyLine()] * separator)
-    body.insert(new_index, new.with_changes(leading_lines=following.leading_lines))
+    lines = list(following.leading_lines)
+    while len(lines) > 1 and lines[0].comment is None and lines[1].comment is None:
+        del lines[0]  # at most one blank line above an import block
+    body.insert(new_index, new.with_changes(leading_lines=lines))
 
 
 def _ensure_blank_lines(body: list[Statement], index: int, count: int) -> None:
@@ -386,11 +389,13 @@ def _insert_helper(module: cst.Module) -> cst.Module:
     return module.with_changes(body=body)
 
 
-def _preamble_end(body: Sequence[Statement]) -> int:
+def _preamble_end(body: Sequence[Statement], *, stop_at_code: bool = False) -> int:
     """Index just past the module's preamble (see the module docstring).
 
     Plain statements between imports (``sys.path.insert(...)``) do not end it, so the helper
     never lands above an import; the first other compound statement (def, class, ``if``) does.
+    With *stop_at_code*, the first plain statement ends it too: the first import block, where
+    new imports go.
     """
     position = 0
     for i, stmt in enumerate(body):
@@ -398,7 +403,7 @@ def _preamble_end(body: Sequence[Statement]) -> int:
             position = 1
         elif _single_import(stmt) is not None or _is_dunder(stmt) or _is_import_block(stmt):
             position = i + 1
-        elif not isinstance(stmt, cst.SimpleStatementLine):
+        elif stop_at_code or not isinstance(stmt, cst.SimpleStatementLine):
             break
     return position
 
