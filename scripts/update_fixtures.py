@@ -56,7 +56,8 @@ def _changed_files(before: Path, after: Path) -> dict[Path, bytes]:
     """Files under *after* that are new or differ from *before*, by relative path."""
     changed: dict[Path, bytes] = {}
     for path in sorted(after.rglob("*")):
-        if not path.is_file() or path.name.endswith(_APPLY_LEFTOVERS) or "__pycache__" in path.parts:
+        skipped = path.name.endswith(_APPLY_LEFTOVERS) or "__pycache__" in path.parts
+        if skipped or not path.is_file():
             continue
         rel = path.relative_to(after)
         old = before / rel
@@ -66,7 +67,7 @@ def _changed_files(before: Path, after: Path) -> dict[Path, bytes]:
 
 
 def project_outputs(fixtures: Path = FIXTURES) -> dict[Path, dict[Path, bytes]]:
-    """For every ``projects/<name>/apply*/`` directory: the files apply changes, by relative path."""
+    """For every ``projects/<name>/apply*/`` directory: what apply changes, by relative path."""
     out: dict[Path, dict[Path, bytes]] = {}
     projects = fixtures / "projects"
     if not projects.is_dir():
@@ -85,7 +86,8 @@ def project_outputs(fixtures: Path = FIXTURES) -> dict[Path, dict[Path, bytes]]:
                 shutil.copytree(source, copy, symlinks=True)
                 result = apply_paths([copy], Options(unsafe_fixes=unsafe, jobs=1))
                 for failed in result.failed:
-                    print(f"warning: {project.name}: {failed.path}: {failed.error}", file=sys.stderr)
+                    warning = f"warning: {project.name}: {failed.path}: {failed.error}"
+                    print(warning, file=sys.stderr)
                 out[target] = _changed_files(source, copy)
     return out
 

@@ -39,7 +39,8 @@ def test_outside_a_package_the_module_goes_in_the_common_directory(tmp_path: Pat
     tests = project(tmp_path, packages=False)
     result = apply_paths([tests], Options(jobs=1))
     hint = report.helper_module_hint(result)
-    assert hint is not None and "revert, then apply with `--helper-module tests.async_compat`" in hint
+    assert hint is not None
+    assert "revert, then apply with `--helper-module tests.async_compat`" in hint
     # applying with the suggestion leaves no copy behind
     assert report.suggest_helper_module(report.helper_copies(result)) == "tests.async_compat"
 

@@ -73,9 +73,7 @@ def added(source: str, *imports: tuple[str, str | None]) -> str:
         ),
     ],
 )
-def test_ensure_imports(
-    source: str, imports: list[tuple[str, str | None]], expected: str
-) -> None:
+def test_ensure_imports(source: str, imports: list[tuple[str, str | None]], expected: str) -> None:
     assert added(source, *imports) == expected
 
 

@@ -170,7 +170,6 @@ def parse_module(source: str) -> cst.Module:
         raise EngineError(f"cannot parse: {first}") from None
 
 
-
 def _syntax_error_message(exc: SyntaxError) -> str:
     message = " ".join(str(exc.msg or "invalid syntax").split())
     if exc.lineno is None:

@@ -138,7 +138,9 @@ def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Mo
         small = _single_import(body[i])
         if small is None or isinstance(small.names, cst.ImportStar):
             continue
-        name = small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
+        name = (
+            small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
+        )
         if name is None or _section(name) != 1:
             continue
         kept = [a for a in small.names if (a.evaluated_alias or a.evaluated_name) not in gone]
@@ -166,13 +168,15 @@ def ensure_imports(module: cst.Module, imports: Sequence[_Import]) -> cst.Module
     """
     present: set[_Import] = set()
     for stmt in module.body:
-        small = _single_import(stmt)
-        if isinstance(small, cst.Import):
-            present.update((a.evaluated_name, None) for a in small.names if a.asname is None)
-        elif isinstance(small, cst.ImportFrom) and _from_module(small) is not None:
-            assert not isinstance(small.names, cst.ImportStar)
-            source = _from_module(small)
-            present.update((source, a.evaluated_name) for a in small.names if a.asname is None)
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.Import):
+                present.update((a.evaluated_name, None) for a in small.names if a.asname is None)
+            elif isinstance(small, cst.ImportFrom):
+                source = _from_module(small)
+                if source is not None and not isinstance(small.names, cst.ImportStar):
+                    present.update(
+                        (source, a.evaluated_name) for a in small.names if a.asname is None
+                    )
     missing = [item for item in dict.fromkeys(imports) if item not in present]
     if not missing:
         return module
@@ -247,7 +251,7 @@ def _insert_import(body: list[Statement], mod: str, obj: str | None) -> None:
         if position == 0 and body:
             # No imports and no docstring: keep the file's leading comments above the import.
             separator = _blank_lines_after_imports(body[0])
-            _take_leading_lines(body, 0, new_index=0, new=new, separator=separator)
+            _take_leading_lines(body, 0, new, separator)
         else:
             body.insert(position, new.with_changes(leading_lines=[cst.EmptyLine()] * position))
             if position + 1 < len(body):
@@ -270,19 +274,19 @@ def _insert_import(body: list[Statement], mod: str, obj: str | None) -> None:
         # First of its section: it takes over the leading lines of the line it now precedes;
         # one blank line separates that line when it is in a later section.
         separator = 1 if key[0] != new_key[0] else 0
-        _take_leading_lines(body, index, new_index=index, new=new, separator=separator)
+        _take_leading_lines(body, index, new, separator)
 
 
 def _take_leading_lines(
-    body: list[Statement], index: int, *, new_index: int, new: cst.SimpleStatementLine, separator: int
+    body: list[Statement], index: int, new: cst.SimpleStatementLine, separator: int
 ) -> None:
-    """Insert *new* at *new_index*, moving the leading lines of ``body[index]`` onto it."""
+    """Insert *new* before ``body[index]``, moving that statement's leading lines onto it."""
     following = body[index]
     body[index] = following.with_changes(leading_lines=[cst.EmptyLine()] * separator)
     lines = list(following.leading_lines)
     while len(lines) > 1 and lines[0].comment is None and lines[1].comment is None:
         del lines[0]  # at most one blank line above an import block
-    body.insert(new_index, new.with_changes(leading_lines=lines))
+    body.insert(index, new.with_changes(leading_lines=lines))
 
 
 def _ensure_blank_lines(body: list[Statement], index: int, count: int) -> None:
@@ -355,26 +359,19 @@ def _merge_from_import(body: list[Statement], module_name: str, obj: str) -> boo
 # the helper
 
 
-@functools.lru_cache(maxsize=4)
-def _helper_statements(newline: str) -> tuple[Statement, ...]:
-    """The helper's statements, with the target module's newline inside its docstring too
-    (nodes are immutable, so one parse serves every module)."""
-    return tuple(cst.parse_module(HELPER_SOURCE.replace("\n", newline)).body)
-
-
-class _SpaceIndent(cst.CSTTransformer):
-    """Four spaces per level, whatever the module uses (tabs would add pycodestyle W191)."""
-
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        return updated_node.with_changes(indent="    ")
+@functools.lru_cache(maxsize=8)
+def _helper_statements(newline: str, indent: str) -> tuple[Statement, ...]:
+    """The helper's statements in the target module's newline and indentation, its docstring
+    included (nodes are immutable, so one parse serves every module)."""
+    lines = []
+    for line in HELPER_SOURCE.splitlines():
+        stripped = line.lstrip(" ")
+        lines.append(indent * ((len(line) - len(stripped)) // 4) + stripped)
+    return tuple(cst.parse_module(newline.join(lines) + newline).body)
 
 
 def _insert_helper(module: cst.Module) -> cst.Module:
-    helper = list(_helper_statements(module.default_newline))
-    if "\t" in module.default_indent:
-        helper = [stmt.visit(_SpaceIndent()) for stmt in helper]  # type: ignore[misc]
+    helper = list(_helper_statements(module.default_newline, module.default_indent))
     body: list[Statement] = list(module.body)
     position = _preamble_end(body)
     if position == 0 and body:

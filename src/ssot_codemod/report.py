@@ -536,7 +536,7 @@ def helper_module_hint(result: RunResult, *, dry_run: bool = False) -> str | Non
     return (
         f"hint: {len(copies)} modules {'would get' if dry_run else 'got'} their own copy of "
         f"{HELPER_NAME}; to share one, {'' if dry_run else 'revert, then '}apply with "
-        f"`--helper-module {name}` (or helper-module = \"{name}\" in [tool.ssot-codemod])"
+        f'`--helper-module {name}` (or helper-module = "{name}" in [tool.ssot-codemod])'
     )
 
 
