@@ -135,14 +135,16 @@ def _rule_options(f: F) -> F:
     return f
 
 
-def _helper_module_option(f: F) -> F:
-    """apply only: check writes nothing, so where the helper would live does not matter."""
+def _helper_module_option(*, hidden: bool = False) -> Callable[[F], F]:
+    """An apply option. check writes nothing, so it only accepts it (hidden from its --help)
+    for command lines that share their options with apply."""
     return click.option(
         "--helper-module",
         metavar="DOTTED.PATH",
+        hidden=hidden,
         help="Import run_coroutine_sync from this module instead of defining it "
         "in every rewritten file.",
-    )(f)
+    )
 
 
 def _split_codes(values: Sequence[str], flag: str) -> tuple[str, ...]:
@@ -360,6 +362,7 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @_paths_argument
 @_rule_options
+@_helper_module_option(hidden=True)
 @click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
@@ -376,6 +379,7 @@ def check(
     force_exclude: bool | None,
     unsafe_fixes: bool | None,
     jobs: int | None,
+    helper_module: str | None,
     output_format: str,
     quiet: bool,
     verbose: bool,
@@ -399,7 +403,7 @@ def check(
         exclude=exclude,
         force_exclude=force_exclude,
         unsafe_fixes=unsafe_fixes,
-        helper_module=None,
+        helper_module=helper_module,
         jobs=jobs,
         verbose=verbose,
     )
@@ -417,7 +421,7 @@ def check(
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @_paths_argument
 @_rule_options
-@_helper_module_option
+@_helper_module_option()
 @click.option("--dry-run", is_flag=True, help="Print a unified diff instead of writing.")
 @click.option(
     "--verify",
