@@ -93,9 +93,10 @@ def test_drop_imports_left_unused_only_drops_stdlib_names_the_rewrite_stopped_us
     assert code == "from asyncio import sleep\nimport pytest\n\nother(x)\nsleep\n"
 
 
-def test_drop_imports_keeps_names_mentioned_in_strings() -> None:
-    original = cst.parse_module("from asyncio import run\n__all__ = ['run']\nrun(x)\n")
-    rewritten = cst.parse_module("from asyncio import run\n__all__ = ['run']\nother(x)\n")
+@pytest.mark.parametrize("mention", ["__all__ = ['run']", '__all__ = ["run"]', 'x: "run"'])
+def test_drop_imports_keeps_names_mentioned_in_strings(mention: str) -> None:
+    original = cst.parse_module(f"from asyncio import run\n{mention}\nrun(x)\n")
+    rewritten = cst.parse_module(f"from asyncio import run\n{mention}\nother(x)\n")
     assert drop_imports_left_unused(original, rewritten).code == rewritten.code
 
 

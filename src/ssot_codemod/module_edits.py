@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import sysconfig
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ from ssot_codemod.rules.base import Plan
 
 # What LibCST's Module.body really holds (its annotation says BaseStatement).
 Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _Import = tuple[str, Union[str, None]]  # (module, None) for ``import module``, else (module, obj)
 
@@ -96,6 +99,15 @@ class _Uses(cst.CSTVisitor):
         super().__init__()
         self.names: set[str] = set()
         self.strings: list[str] = []
+        self.in_helper = False  # its docstring mentions ``asyncio.run``: not a use of ``run``
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value == HELPER_NAME:
+            self.in_helper = True
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        if original_node.name.value == HELPER_NAME:
+            self.in_helper = False
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False
@@ -111,10 +123,12 @@ class _Uses(cst.CSTVisitor):
         self.names.add(node.value)
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self.strings.append(node.value)
+        if not self.in_helper:
+            self.strings.append(node.value)
 
     def visit_FormattedStringText(self, node: cst.FormattedStringText) -> None:
-        self.strings.append(node.value)
+        if not self.in_helper:
+            self.strings.append(node.value)
 
 
 def _uses(module: cst.Module) -> _Uses:
@@ -128,8 +142,9 @@ def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Mo
     does (``from asyncio import run`` once ``run(...)`` is rewritten), as ruff's F401 fix
     would; imports of other modules may have side effects and stay."""
     before, after = _uses(original), _uses(module)
-    words = set(" ".join(after.strings).replace(".", " ").replace("'", " ").split())
-    gone = (before.names - after.names) - words
+    gone = before.names - after.names
+    if gone:
+        gone -= set(_IDENTIFIER.findall("\n".join(after.strings)))
     if not gone:
         return module
     body: list[Statement] = list(module.body)
