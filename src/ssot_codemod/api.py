@@ -76,6 +76,7 @@ class Options:
     jobs: int | None = None  # None: os.cpu_count()
     # Exclude globs are also matched relative to this directory (the config file's project).
     exclude_base: Path | None = None
+    force_exclude: bool = False  # exclude patterns apply to files named explicitly too
     # Where --helper-module is resolved (the config file's directory); None: derived from the
     # PATHs (see helper_module.project_root).
     project_root: Path | None = None
@@ -347,7 +348,10 @@ def _run(
 
     rules = resolve_rules(options)  # ValueError before any file is touched
     discovery = discover(
-        [Path(p) for p in paths], exclude=options.exclude, exclude_base=options.exclude_base
+        [Path(p) for p in paths],
+        exclude=options.exclude,
+        exclude_base=options.exclude_base,
+        force_exclude=options.force_exclude,
     )
     total = len(discovery.files)
     done = 0

@@ -113,15 +113,14 @@ def _rule_options(f: F) -> F:
                 help="Skip paths matching GLOB (gitignore syntax); repeatable.",
             ),
             click.option(
+                "--force-exclude/--no-force-exclude",
+                default=None,
+                help="Apply the excludes to files named explicitly too (for pre-commit).",
+            ),
+            click.option(
                 "--unsafe-fixes/--no-unsafe-fixes",
                 default=None,
                 help="Also apply fixes that may change behaviour.",
-            ),
-            click.option(
-                "--helper-module",
-                metavar="DOTTED.PATH",
-                help="Import run_coroutine_sync from this module instead of defining it "
-                "in every rewritten file.",
             ),
             click.option(
                 "-j",
@@ -134,6 +133,18 @@ def _rule_options(f: F) -> F:
     ):
         f = decorator(f)
     return f
+
+
+def _helper_module_option(*, hidden: bool = False) -> Callable[[F], F]:
+    """An apply option. check writes nothing, so it only accepts it (hidden from its --help)
+    for command lines that share their options with apply."""
+    return click.option(
+        "--helper-module",
+        metavar="DOTTED.PATH",
+        hidden=hidden,
+        help="Import run_coroutine_sync from this module instead of defining it "
+        "in every rewritten file.",
+    )
 
 
 def _split_codes(values: Sequence[str], flag: str) -> tuple[str, ...]:
@@ -155,6 +166,7 @@ def _build_options(
     helper_module: str | None,
     jobs: int | None,
     verbose: bool,
+    force_exclude: bool | None = None,
 ) -> Options:
     """Merge configuration (nearest pyproject.toml from the first PATH) and flags; flags win."""
     start = paths[0] if paths else Path.cwd()
@@ -190,6 +202,9 @@ def _build_options(
         helper_module=helper_module if helper_module is not None else config.get("helper-module"),
         jobs=jobs,
         exclude_base=config_path.parent if config_path is not None else None,
+        force_exclude=force_exclude
+        if force_exclude is not None
+        else bool(config.get("force-exclude", False)),
         project_root=config_path.parent if config_path is not None else None,
     )
     try:
@@ -347,6 +362,7 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @_paths_argument
 @_rule_options
+@_helper_module_option(hidden=True)
 @click.option(
     "--output-format",
     type=click.Choice(OUTPUT_FORMATS),
@@ -360,9 +376,10 @@ def check(
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     exclude: tuple[str, ...],
+    force_exclude: bool | None,
     unsafe_fixes: bool | None,
-    helper_module: str | None,
     jobs: int | None,
+    helper_module: str | None,
     output_format: str,
     quiet: bool,
     verbose: bool,
@@ -384,6 +401,7 @@ def check(
         select=select,
         ignore=ignore,
         exclude=exclude,
+        force_exclude=force_exclude,
         unsafe_fixes=unsafe_fixes,
         helper_module=helper_module,
         jobs=jobs,
@@ -403,6 +421,7 @@ def check(
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @_paths_argument
 @_rule_options
+@_helper_module_option()
 @click.option("--dry-run", is_flag=True, help="Print a unified diff instead of writing.")
 @click.option(
     "--verify",
@@ -417,6 +436,7 @@ def apply(
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     exclude: tuple[str, ...],
+    force_exclude: bool | None,
     unsafe_fixes: bool | None,
     helper_module: str | None,
     jobs: int | None,
@@ -454,6 +474,7 @@ def apply(
         select=select,
         ignore=ignore,
         exclude=exclude,
+        force_exclude=force_exclude,
         unsafe_fixes=unsafe_fixes,
         helper_module=helper_module,
         jobs=jobs,
@@ -534,7 +555,7 @@ def rules(code: str | None) -> None:
       ssot-codemod rules
       ssot-codemod rules SSC001
     """
-    from ssot_codemod.rules import ALL_RULES
+    from ssot_codemod.rules import ALL_RULES, KNOWN_CODES
 
     if code is None:
         _print_rule_table(ALL_RULES)
@@ -546,7 +567,7 @@ def rules(code: str | None) -> None:
 
             write_text(sys.stdout, render_rule(rule))
             return
-    known = ", ".join(rule.code for rule in ALL_RULES)
+    known = ", ".join(KNOWN_CODES)
     _usage_error(f"unknown rule code {code!r} (known: {known})")
 
 

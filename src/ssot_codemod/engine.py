@@ -68,7 +68,7 @@ def _run(
     if not candidates:
         return FixResult(source, source)
 
-    module = _parse(source)
+    module = parse_module(source)
     plan = Plan(unsafe_fixes=unsafe_fixes)
     index = ModuleIndex(module)
     for rule in candidates:
@@ -86,7 +86,7 @@ def _run(
     new_module = module.visit(_PlanApplier(plan, ancestors))
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
-    new_code = add_helper_and_imports(new_module, plan, helper_module).code
+    new_code = add_helper_and_imports(new_module, plan, helper_module, module).code
     if roundtrip != source:
         spliced = _splice(source, roundtrip, new_code)
         if spliced is None:
@@ -143,30 +143,48 @@ def _splice(source: str, roundtrip: str, rewritten: str) -> str | None:
 MAX_NESTING = 1500
 
 
-def _parse(source: str) -> cst.Module:
-    _refuse_parser_crashers(source)
+def parse_module(source: str) -> cst.Module:
+    """LibCST's tree of *source*; :class:`EngineError` (one line) when it cannot be parsed.
+
+    A syntax error is reported at CPython's position (``line L:C``, column 1-based): LibCST's
+    error position can be lines away from the real error.
+    """
+    cpython_error = _refuse_parser_crashers(source)
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        if cpython_error is not None:
+            raise EngineError(_syntax_error_message(cpython_error)) from None
         message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
         raise EngineError(
-            f"cannot parse: line {exc.raw_line}:{exc.raw_column}: {message}"
+            f"cannot parse: line {exc.raw_line}:{exc.raw_column + 1}: {message}"
         ) from None
     except RecursionError:
         raise EngineError(
             "cannot parse: LibCST hit the recursion limit (deeply nested expression)"
         ) from None
     except Exception as exc:  # LibCST's native parser raises a few other error types
+        if cpython_error is not None:
+            raise EngineError(_syntax_error_message(cpython_error)) from None
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise EngineError(f"cannot parse: {first}") from None
 
 
-def _refuse_parser_crashers(source: str) -> None:
+def _syntax_error_message(exc: SyntaxError) -> str:
+    message = " ".join(str(exc.msg or "invalid syntax").split())
+    if exc.lineno is None:
+        return f"cannot parse: {message}"
+    column = f":{exc.offset}" if exc.offset else ""
+    return f"cannot parse: line {exc.lineno}{column}: {message}"
+
+
+def _refuse_parser_crashers(source: str) -> SyntaxError | None:
     """Turn input that would crash LibCST's parser into a per-file error.
 
     A segfault cannot be caught, so CPython's own parser (fast, and hardened against such input)
     looks first. A plain syntax error is left to LibCST, which may accept newer grammar than the
-    running interpreter; only what CPython refuses as too deep or too complex stops here.
+    running interpreter, and returned so that LibCST's error can be reported at CPython's exact
+    position; only what CPython refuses as too deep or too complex stops here.
     """
     try:
         with warnings.catch_warnings():
@@ -177,9 +195,9 @@ def _refuse_parser_crashers(source: str) -> None:
     except SyntaxError as exc:
         if "too many nested" in str(exc.msg) or "too complex" in str(exc.msg):
             raise EngineError(f"cannot parse: {exc.msg}") from None
-        return
+        return exc
     except ValueError:
-        return
+        return None
     stack: list[tuple[ast.AST, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -189,6 +207,7 @@ def _refuse_parser_crashers(source: str) -> None:
                 "LibCST's parser"
             )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return None
 
 
 def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tokenize
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,49 @@ def _find_repo_root(start: str) -> str | None:
         current = parent
 
 
+class _GitTracked:
+    """Which files git tracks, asked once per repository (``git ls-files``) and only when a
+    ``.gitignore`` pattern matches something: git never ignores a tracked file, so neither
+    does discovery. Without git (or outside a work tree) nothing counts as tracked."""
+
+    def __init__(self) -> None:
+        self._repos: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
+
+    def _load(self, repo: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        if repo not in self._repos:
+            self._repos[repo] = self._ls_files(repo)
+        return self._repos[repo]
+
+    @staticmethod
+    def _ls_files(repo: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        try:
+            completed = subprocess.run(
+                ["git", "-C", repo, "ls-files", "-z"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if completed.returncode != 0:
+            return None
+        files = frozenset(os.fsdecode(p) for p in completed.stdout.split(b"\0") if p)
+        dirs = {"/".join(f.split("/")[:i]) + "/" for f in files for i in range(1, f.count("/") + 1)}
+        return files, frozenset(dirs)
+
+    def tracked(self, repo: str | None, repo_rel: str) -> bool:
+        """Whether *repo_rel* ("/"-separated; a trailing "/" asks about a directory holding
+        tracked files) is tracked in *repo*."""
+        if repo is None:
+            return False
+        known = self._load(repo)
+        if known is None:
+            return False
+        files, dirs = known
+        return repo_rel in (dirs if repo_rel.endswith("/") else files)
+
+
 # A gitignore scope: (prefix, spec). For a .gitignore inside the walked tree the prefix is its
 # directory relative to the walked root ("" for the root, "sub/dir/" deeper), stripped from a
 # root-relative path before matching; for an ancestor's .gitignore it is the walked root relative
@@ -103,9 +147,13 @@ class _Walker:
         self,
         excludes: pathspec.GitIgnoreSpec | None,
         exclude_base_rel: str | None,
+        git: _GitTracked | None = None,
     ) -> None:
         self.excludes = excludes
         self.exclude_base_rel = exclude_base_rel
+        self.git = git if git is not None else _GitTracked()
+        self.repo: str | None = None
+        self.repo_prefix = ""  # the walked root relative to the repository, "/"-terminated
         self.candidates: list[tuple[Path, str]] = []  # (path, real path used for dedupe)
         self.errors: list[tuple[Path, str]] = []
 
@@ -116,7 +164,9 @@ class _Walker:
         # .gitignore files of ancestors, up to the repository root (outermost first).
         ancestors: list[_Scope] = []
         repo = _find_repo_root(root_real)
+        self.repo = repo
         if repo is not None and repo != root_real:
+            self.repo_prefix = os.path.relpath(root_real, repo).replace(os.sep, "/") + "/"
             rel_to_repo = os.path.relpath(root_real, repo).replace(os.sep, "/")
             parts = rel_to_repo.split("/")
             for depth in range(len(parts)):
@@ -155,6 +205,13 @@ class _Walker:
                 self.exclude_base_rel + rel
             ):
                 return True
+        if self._gitignored(rel, ancestors, nested):
+            # git never ignores a tracked file (nor a directory that holds one).
+            return not self.git.tracked(self.repo, self.repo_prefix + rel)
+        return False
+
+    @staticmethod
+    def _gitignored(rel: str, ancestors: list[_Scope], nested: list[_Scope]) -> bool:
         # Deepest .gitignore with a matching pattern decides (negations can re-include).
         for prefix, spec in reversed(nested):
             result = spec.check_file(rel[len(prefix) :])
@@ -258,10 +315,15 @@ def discover(
     extend_default_excludes: bool = True,
     suffix: str = ".py",
     exclude_base: Path | None = None,
+    force_exclude: bool = False,
 ) -> Discovery:
     """Expand *paths* (files and directories) into the sorted list of files to process.
 
-    - A file named explicitly is always included, whatever its suffix or ignore status.
+    - A file named explicitly is always included, whatever its suffix or ignore status;
+      with *force_exclude* (ruff's ``--force-exclude``, for pre-commit, which names every
+      file), the exclude patterns apply to it too (matched against its path relative to
+      *exclude_base* and to the current directory).
+    - A file git tracks is never skipped because a ``.gitignore`` pattern matches it.
     - Directories are walked for files ending in *suffix*, skipping :data:`DEFAULT_EXCLUDES`
       (unless ``extend_default_excludes=False``), the *exclude* patterns (gitignore syntax) and
       whatever ``.gitignore`` files (in the tree and its ancestors up to the repository root)
@@ -280,6 +342,7 @@ def discover(
     explicit: list[tuple[Path, str]] = []
     errors: list[tuple[Path, str]] = []
     walked: list[tuple[Path, str]] = []
+    git = _GitTracked()
     for path in paths:
         path = Path(path)
         try:
@@ -294,16 +357,30 @@ def discover(
             base_rel = _rel_prefix(exclude_base, path) if exclude_base is not None else None
             if base_rel and excludes is not None and excludes.match_file(base_rel):
                 base_rel = None  # a directory named explicitly is walked even if excluded
-            walker = _Walker(excludes, base_rel)
+            walker = _Walker(excludes, base_rel, git)
             walker.walk(path, suffix)
             walked.extend(walker.candidates)
             errors.extend(walker.errors)
         elif stat.S_ISREG(st.st_mode):
+            if force_exclude and _excluded_explicitly(path, excludes, exclude_base):
+                continue
             explicit.append((path, os.path.realpath(path)))
         else:
             errors.append((path, "not a regular file or directory"))
 
     return Discovery(files=_dedupe([*explicit, *walked]), errors=_sorted_errors(errors))
+
+
+def _excluded_explicitly(
+    path: Path, excludes: pathspec.GitIgnoreSpec | None, exclude_base: Path | None
+) -> bool:
+    if excludes is None:
+        return False
+    relatives = {_rel_prefix(base, path) for base in (exclude_base, Path.cwd()) if base}
+    relatives.discard(None)
+    if not relatives:  # outside both: match the path as given
+        relatives.add(path.as_posix().lstrip("/") + "/")
+    return any(excludes.match_file(rel.rstrip("/")) for rel in relatives if rel)
 
 
 def _dedupe(candidates: Iterable[tuple[Path, str]]) -> tuple[Path, ...]:

@@ -23,7 +23,6 @@ it rolls back.
 
 from __future__ import annotations
 
-import ast
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -130,24 +129,14 @@ def locate_helper_module(helper_module: str, root: Path) -> Path:
 
 def defines_helper(text: str) -> bool:
     """Whether module *text* binds ``run_coroutine_sync`` at top level (def, import, assign)."""
+    from ssot_codemod.engine import parse_module
+    from ssot_codemod.module_edits import defines_name
+
     try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        module = parse_module(text)
+    except EngineError:
         return False
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if node.name == HELPER_NAME:
-                return True
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                bound = alias.asname or alias.name.split(".")[0]
-                if bound == HELPER_NAME:
-                    return True
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == HELPER_NAME for t in targets):
-                return True
-    return False
+    return defines_name(module, HELPER_NAME)
 
 
 def new_module_text(helper_module: str, newline: str = "\n") -> str:
@@ -156,12 +145,12 @@ def new_module_text(helper_module: str, newline: str = "\n") -> str:
     text = (
         f'"""Compatibility helpers shared by this codebase (written by ssot-codemod).\n'
         f"\n"
-        f"Modules rewritten with ``ssot-codemod apply --helper-module {helper_module}`` import\n"
-        f"``{HELPER_NAME}`` from here instead of each defining their own copy.\n"
+        f"Modules rewritten with\n"
+        f"``ssot-codemod apply --helper-module {helper_module}``\n"
+        f"import ``{HELPER_NAME}`` from here instead of each defining a copy.\n"
         f'"""\n'
         f"\n"
         f"{imports}"
-        f"\n"
         f"\n"
         f"{HELPER_SOURCE}"
     )

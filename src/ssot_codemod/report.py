@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from ssot_codemod import __version__
 from ssot_codemod.api import FileResult, FileStatus, RunResult, VerifyResult
+from ssot_codemod.helper_source import HELPER_NAME
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -473,8 +474,70 @@ def summary_line(command: Command, result: RunResult, *, dry_run: bool = False) 
 def write_summary(
     command: Command, result: RunResult, stream: IO[str] | None = None, *, dry_run: bool = False
 ) -> None:
-    line = summary_line(command, result, dry_run=dry_run)
-    write_text(stream if stream is not None else sys.stderr, line + "\n")
+    line = summary_line(command, result, dry_run=dry_run) + "\n"
+    hint = helper_module_hint(result, dry_run=dry_run) if command == "apply" else None
+    if hint:
+        line += hint + "\n"
+    write_text(stream if stream is not None else sys.stderr, line)
+
+
+# --------------------------------------------------------------------------------------------
+# one helper per codebase: the --helper-module hint
+
+
+def _defines_helper(text: str | None) -> bool:
+    needle = f"def {HELPER_NAME}("
+    return text is not None and (text.startswith(needle) or f"\n{needle}" in text)
+
+
+def helper_copies(result: RunResult) -> tuple[Path, ...]:
+    """The files this run gave (or would give) their own copy of the helper (not counting the
+    ``--helper-module`` file, which is where the one copy belongs)."""
+    return tuple(
+        f.path
+        for f in result.files
+        if f.status in ("changed", "would-change")
+        and f.path != result.helper_module_path
+        and _defines_helper(f.new)
+        and not _defines_helper(f.original)
+    )
+
+
+def suggest_helper_module(paths: Sequence[Path]) -> str:
+    """A module name for the shared helper, from the common directory of *paths*.
+
+    Inside a package (directories with ``__init__.py`` up from the common directory), a private
+    module of that package: ``pkg.tests._async_compat``; otherwise a module in the common
+    directory itself, ``tests.async_compat``, or ``async_compat`` when its name is not one.
+    """
+    directories = [os.path.dirname(os.path.abspath(path)) for path in paths]
+    try:
+        common = Path(os.path.commonpath(directories))
+    except ValueError:  # different drives
+        return "async_compat"
+    package: list[str] = []
+    directory = common
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
+        package.insert(0, directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    if package:
+        return ".".join([*package, "_async_compat"])
+    return f"{common.name}.async_compat" if common.name.isidentifier() else "async_compat"
+
+
+def helper_module_hint(result: RunResult, *, dry_run: bool = False) -> str | None:
+    """For 2+ modules given a copy of the helper: how to share one instead."""
+    copies = helper_copies(result)
+    if len(copies) < 2:
+        return None
+    name = suggest_helper_module(copies)
+    return (
+        f"hint: {len(copies)} modules {'would get' if dry_run else 'got'} their own copy of "
+        f"{HELPER_NAME}; to share one, {'' if dry_run else 'revert, then '}apply with "
+        f'`--helper-module {name}` (or helper-module = "{name}" in [tool.ssot-codemod])'
+    )
 
 
 # --------------------------------------------------------------------------------------------

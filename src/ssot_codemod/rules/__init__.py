@@ -17,6 +17,7 @@ ALL_RULES: tuple[Rule, ...] = (
     TwinRule(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in sorted(ALL_RULES, key=lambda r: r.code)}
+KNOWN_CODES: tuple[str, ...] = tuple(RULES_BY_CODE)  # in code order, for messages and listings
 
 
 def _expand(codes: Sequence[str]) -> set[str]:
@@ -30,7 +31,7 @@ def _expand(codes: Sequence[str]) -> set[str]:
             continue
         matched = {c for c in RULES_BY_CODE if c.startswith(code)}
         if not matched:
-            known = ", ".join(RULES_BY_CODE)
+            known = ", ".join(KNOWN_CODES)
             raise ValueError(f"unknown rule code {raw.strip()!r} (known: {known})")
         chosen |= matched
     return chosen
@@ -45,4 +46,4 @@ def select_rules(
     return [rule for rule in ALL_RULES if rule.code in chosen]
 
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "Rule", "select_rules"]
+__all__ = ["ALL_RULES", "KNOWN_CODES", "RULES_BY_CODE", "Rule", "select_rules"]
