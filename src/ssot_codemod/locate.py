@@ -228,9 +228,7 @@ class SourceTree:
             return split
         path, class_path = split
         if not class_path:
-            return Unlocated(
-                f"{classname}::{name} is not a method of a class in {path.name}: not marked"
-            )
+            return Unlocated("a plain test function, not a method of a test class: not marked")
         module = self.module(path)
         if module is None:
             return Unlocated(f"{path} cannot be parsed")

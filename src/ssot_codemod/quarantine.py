@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -478,7 +479,7 @@ def quarantine_tests(
     targets = sorted(plan.reasons)
     for done_count, path in enumerate(targets, start=1):
         reasons = plan.reasons[path]
-        file_result, done = _write(path, lambda text: add_markers(text, reasons), dry_run=dry_run)
+        file_result, done = _write(path, partial(add_markers, reasons=reasons), dry_run=dry_run)
         files.append(file_result)
         marked[path] = done
         if progress is not None:
@@ -634,7 +635,7 @@ def release_tests(
     files: list[FileResult] = []
     for done_count, path in enumerate(sorted(releasing), start=1):
         names = releasing[path]
-        file_result, _ = _write(path, lambda text: _remove_markers(text, names), dry_run=dry_run)
+        file_result, _ = _write(path, partial(_remove_markers, qualnames=names), dry_run=dry_run)
         files.append(file_result)
         if progress is not None:
             progress(done_count, len(releasing))
