@@ -207,10 +207,16 @@ class SourceTree:
                     module = self.module(path)
                     if module is None:
                         return Unlocated(f"{file} cannot be parsed")
-                    for k in range(1, len(parts)):
+                    dotted = file[:-3].replace("/", ".") if file.endswith(".py") else file
+                    if not parts or dotted.endswith(classname):
+                        return path, ()  # a module-level test function
+                    if classname.startswith(dotted + "."):
+                        return path, tuple(classname[len(dotted) + 1 :].split("."))
+                    # Another rootdir: the longest tail of the classname that is a class here.
+                    for k in range(len(parts) - 1, 0, -1):
                         if module.find_class(parts[-k:]) is not None:
                             return path, tuple(parts[-k:])
-                    return path, ()
+                    return path, (parts[-1],)
         for i in range(len(parts), 0, -1):
             found = self.module_file(".".join(parts[:i]))
             if found is not None and found.name != "__init__.py":

@@ -274,14 +274,22 @@ class _Plan:
 
 
 def _class_level(tree: SourceTree, located: Located, siblings: Sequence[TestResult]) -> bool:
-    """Whether every test of the class errored in setup the same way, from a setUpClass."""
+    """Whether the class, not each test, gets the marker: every test of it failed the same way,
+    and either before its body ran (setUpClass, setUp) or including tests it inherits (an
+    error in ``asyncSetUp`` fails those too, and their shared definition cannot be marked)."""
     if located.method is None:
         return True
-    if not siblings or not all(s.failing and s.phase == "setup" for s in siblings):
+    if not siblings or not all(s.failing for s in siblings):
         return False
     if len({s.reason for s in siblings}) != 1:
         return False
-    return tree.definition(located.path, located.class_path, "setUpClass") is not None
+    if all(s.phase == "setup" for s in siblings):
+        return True
+    for sibling in siblings:
+        found = tree.locate(sibling.classname, sibling.name, sibling.file)
+        if isinstance(found, Located) and found.inherited:
+            return True
+    return False
 
 
 def _plan_markers(
