@@ -74,7 +74,7 @@ def test_single_module_apply_quarantine_release(tmp_path: Path) -> None:
     for test_id in SINGLE_MODULE_FAILING:
         assert f"quarantined: {test_id} - " in quarantined.stdout
     assert f"flaky (not quarantined): {SINGLE_MODULE_FLAKY}" in quarantined.stdout
-    assert "quarantined 5 (3 markers in 1 files)" in quarantined.stderr
+    assert "quarantined 5 (3 markers in 1 file)" in quarantined.stderr
     _only_markers_added(after_apply, test_file.read_bytes())
 
     baseline = json.loads((project / BASELINE_NAME).read_text())

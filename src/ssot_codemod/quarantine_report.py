@@ -105,10 +105,10 @@ def summary_line(result: QuarantineResult) -> str:
             text += f" ({result.count('not-run')} not reported by the run)"
         return f"{text} ({timing})"
     parts = [f"{result.tests_reported} tests reported"]
+    files = sum(1 for f in result.files if f.status != "error")
     parts.append(
         f"{would}quarantined {result.count('quarantined')} "
-        f"({result.markers} markers in {sum(1 for f in result.files if f.status != 'error')} "
-        "files)"
+        f"({_plural(result.markers, 'marker')} in {_plural(files, 'file')})"
     )
     extra: tuple[EntryStatus, ...] = (
         "already-quarantined",
@@ -121,6 +121,10 @@ def summary_line(result: QuarantineResult) -> str:
         if n:
             parts.append(f"{n} {_LABELS[status].lower()}")
     return ", ".join(parts) + baseline + f" ({timing})"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def error_lines(result: QuarantineResult) -> list[str]:
