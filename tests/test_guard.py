@@ -210,7 +210,8 @@ def test_toml_multiline_array_keeps_comments_and_layout() -> None:
             + "]\n",
         ),
         (
-            '[tool.pytest.ini_options]\nmarkers = [\n  "slow: [x]",\n]\n\n# about ruff\n[tool.ruff]\n',
+            '[tool.pytest.ini_options]\nmarkers = [\n  "slow: [x]",\n]\n'
+            "\n# about ruff\n[tool.ruff]\n",
             '  "slow: [x]",\n]\nfilterwarnings = [\n'
             + "".join(f'    "{f}",\n' for f in GUARD_FILTERS)
             + "]\n\n# about ruff\n[tool.ruff]\n",
@@ -247,7 +248,8 @@ def test_toml_string_value_is_refused() -> None:
     ("text", "section", "expected"),
     [
         (
-            "[pytest]\naddopts = -q\nfilterwarnings =\n  error\n  ; keep\n  ignore::UserWarning\n\n[x]\ny=1\n",
+            "[pytest]\naddopts = -q\nfilterwarnings =\n  error\n  ; keep\n"
+            "  ignore::UserWarning\n\n[x]\ny=1\n",
             "pytest",
             "[pytest]\naddopts = -q\nfilterwarnings =\n  error\n  ; keep\n  ignore::UserWarning\n"
             + "".join(f"  {f}\n" for f in GUARD_FILTERS)
