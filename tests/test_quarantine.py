@@ -433,3 +433,25 @@ def test_generated_project_quarantine_is_exact(tmp_path: Path) -> None:
     assert green.returncode == 0, green.output[-2000:]
     assert set(green.skipped_reasons()) == set(failing)
     assert len(green.ids("passed")) == len(first.results) - len(failing)
+
+
+def test_markers_fast_path_keeps_every_other_byte() -> None:
+    source = (
+        "import unittest\r\nfrom unittest.mock import patch\r\n\r\n\r\n"
+        "class Outer(unittest.TestCase):\r\n"
+        "    class Inner(unittest.TestCase):\r\n"
+        "        async def test_deep(self):  # trailing comment\r\n            pass\r\n\r\n"
+        "    @patch('os.getcwd')\r\n    # between\r\n    def test_patched(self, _cwd):\r\n"
+        "        pass\r\n"
+    )
+    marked, done = add_markers(
+        source, {"Outer.Inner.test_deep": "boom", "Outer.test_patched": "bang", "Outer.gone": "x"}
+    )
+    assert done == {"Outer.Inner.test_deep", "Outer.test_patched"}
+    added = [line for line in marked.split("\r\n") if line not in source.split("\r\n")]
+    assert added == [
+        f'        @unittest.skip("{TAG} boom")',
+        f'    @unittest.skip("{TAG} bang")',
+    ]
+    assert marked.replace("\r\n", "") == marked.replace("\r\n", "").replace("\n", "")
+    assert remove_markers(marked, ["Outer.Inner.test_deep", "Outer.test_patched"])[0] == source

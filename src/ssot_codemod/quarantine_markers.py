@@ -137,7 +137,89 @@ class _Marking(cst.CSTTransformer):
 
 def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
     """*source* with a marker on each ``qualname -> reason`` of *reasons*, and the qualnames it
-    marked (a name not found, or already marked, is not in the set)."""
+    marked (a name not found, or already marked, is not in the set).
+
+    The common case -- the module already has ``import unittest`` -- is a line inserted above
+    each definition at the position :mod:`ast` reports (no LibCST round trip: thousands of
+    files stay cheap); the result is re-parsed and must carry exactly the new markers. Anything
+    unusual (no ``import unittest``, a decorator line that does not start with ``@``, lone CR
+    line endings) takes the LibCST path.
+    """
+    fast = _insert_lines(source, reasons)
+    if fast is not None:
+        return fast
+    return _add_markers_cst(source, reasons)
+
+
+def _has_unittest_import(tree: ast.Module) -> bool:
+    return any(
+        isinstance(stmt, ast.Import)
+        and any(alias.name == "unittest" and alias.asname is None for alias in stmt.names)
+        for stmt in tree.body
+    )
+
+
+def _definitions(
+    tree: ast.Module,
+) -> dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef]:
+    found: dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = {}
+
+    def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                path = (*prefix, stmt.name)
+                found[".".join(path)] = stmt
+                visit(stmt.body, path)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
+                found[".".join((*prefix, stmt.name))] = stmt  # the last definition wins
+
+    visit(tree.body, ())
+    return found
+
+
+def _insert_lines(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]] | None:
+    if "\r" in source.replace("\r\n", ""):
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    if not _has_unittest_import(tree):
+        return None
+    definitions = _definitions(tree)
+    lines = source.split("\n")
+    inserts: list[tuple[int, str]] = []
+    for qualname, reason in reasons.items():
+        node = definitions.get(qualname)
+        if node is None:
+            continue
+        existing: list[Marker] = []
+        _collect(node, qualname, existing)
+        if existing:
+            continue  # already quarantined: idempotent
+        first = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+        text = lines[first]
+        indent = text[: len(text) - len(text.lstrip(" \t"))]
+        if len(indent) != node.col_offset or not text.lstrip().startswith(
+            ("@", "def ", "async ", "class ")
+        ):
+            return None
+        ending = "\r" if text.endswith("\r") else ""
+        marker = marker_text(reason, indent=len(indent.expandtabs()))
+        inserts.append((first, f"{indent}@{marker}{ending}"))
+    if not inserts:
+        return source, set()
+    for index, line in sorted(inserts, reverse=True):
+        lines.insert(index, line)
+    new = "\n".join(lines)
+    before = {m.qualname for m in _markers_in(tree)}
+    expected = {q for q in reasons if q in definitions} - before
+    if {m.qualname for m in find_markers(new)} - before != expected:
+        return None
+    return new, expected
+
+
+def _add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
     from ssot_codemod.module_edits import ensure_imports
 
     module = cst.parse_module(source)
@@ -190,7 +272,10 @@ def find_markers(source: str | bytes) -> list[Marker]:
     """Every quarantine marker in *source*, in order (``ast``; cheap enough for a whole tree)."""
     if isinstance(source, bytes) and TAG_BYTES not in source:
         return []
-    tree = ast.parse(source)
+    return _markers_in(ast.parse(source))
+
+
+def _markers_in(tree: ast.Module) -> list[Marker]:
     found: list[Marker] = []
 
     def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
