@@ -455,3 +455,17 @@ def test_markers_fast_path_keeps_every_other_byte() -> None:
     ]
     assert marked.replace("\r\n", "") == marked.replace("\r\n", "").replace("\n", "")
     assert remove_markers(marked, ["Outer.Inner.test_deep", "Outer.test_patched"])[0] == source
+
+
+def test_adopt_counts_what_runs_now_and_guards(tmp_path: Path) -> None:
+    from ssot_codemod.quarantine_adopt import adopt
+
+    project = write_single_module_project(tmp_path / "proj")
+    assert ssot(project, "apply", "--unsafe-fixes", "tests").returncode == 0
+    done = adopt([project / "tests"], root=project, command=f"{PYTEST} tests")
+    # 7 async tests in the module; test_framework_ready runs in three classes.
+    assert done.async_tests_running == 9
+    assert done.quarantined == len(SINGLE_MODULE_FAILING)
+    assert done.guard_entries == 3
+    assert "9 async tests now run; 5 failing ones quarantined" in done.summary()
+    assert run_pytest(project).returncode == 0

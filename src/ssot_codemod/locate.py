@@ -34,6 +34,7 @@ class Definition:
     class_path: tuple[str, ...]  # ("Outer", "Inner")
     method: str | None
     line: int
+    is_async: bool = False  # ``async def``: a test that only runs under an async-aware base
 
     @property
     def qualname(self) -> str:
@@ -266,7 +267,13 @@ class SourceTree:
             return None
         own = _method(node, method)
         if own is not None:
-            return Definition(Path(os.path.abspath(path)), class_path, method, own.lineno)
+            return Definition(
+                Path(os.path.abspath(path)),
+                class_path,
+                method,
+                own.lineno,
+                isinstance(own, ast.AsyncFunctionDef),
+            )
         for base in node.bases:
             target = self._resolve_base(module, base)
             if target is None:

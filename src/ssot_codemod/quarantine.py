@@ -104,6 +104,7 @@ class QuarantineResult:
     dry_run: bool = False
     baseline: Path | None = None
     baseline_total: int = 0
+    async_tests: int | None = None  # reported tests defined as ``async def`` (if counted)
     tool_seconds: float = 0.0  # reading results, locating, editing: the tool's own work
     run_seconds: float = 0.0  # the test command(s)
     warnings: tuple[str, ...] = field(default=())
@@ -432,8 +433,12 @@ def quarantine_tests(
     dry_run: bool = False,
     rerun: bool = True,
     progress: ProgressCallback | None = None,
+    count_async: bool = False,
 ) -> QuarantineResult:
     """Mark every test that fails in the run of *command* (or in *junit_xml*) under *paths*.
+
+    With *count_async*, also count the reported tests defined as ``async def`` (after the root
+    fix: the tests that run for the first time).
 
     Raises :class:`~ssot_codemod.junit.JUnitError` when the results cannot be read and
     ValueError when *command* cannot be split.
@@ -512,12 +517,20 @@ def quarantine_tests(
     baseline, total = _update_baseline(root, targets, dry_run=dry_run)
     if dry_run:
         total += sum(len(names) for names in marked.values())
+    async_tests = None
+    if count_async:
+        async_tests = 0
+        for r in results:
+            found = tree.locate(r.classname, r.name, r.file)
+            if isinstance(found, Located) and found.definition.is_async:
+                async_tests += 1
     return QuarantineResult(
         "quarantine",
         tuple(entries),
         tuple(files),
         len(results),
         dry_run=dry_run,
+        async_tests=async_tests,
         baseline=baseline,
         baseline_total=total,
         tool_seconds=time.perf_counter() - started,
@@ -592,7 +605,14 @@ def release_tests(
     if not markers:
         baseline, total = _update_baseline(root, [], dry_run=dry_run)
         return QuarantineResult(
-            "release", (), (), 0, dry_run, baseline, total, time.perf_counter() - started
+            "release",
+            (),
+            (),
+            0,
+            dry_run=dry_run,
+            baseline=baseline,
+            baseline_total=total,
+            tool_seconds=time.perf_counter() - started,
         )
     run_seconds = 0.0
     outcomes: dict[tuple[str, str], list[TestResult]] = defaultdict(list)
