@@ -664,11 +664,22 @@ def quarantine(
     if not quiet and run_command is not None:
         click.echo(f"running: {run_command}", err=True)
     progress = _LazyProgress(quiet=quiet, no_color=no_color, label="Marking")
+
+    def echo(line: str) -> None:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    stream = None if quiet else echo
     try:
         if release:
             assert run_command is not None
             result = release_tests(
-                targets, root=project, command=run_command, dry_run=dry_run, progress=progress
+                targets,
+                root=project,
+                command=run_command,
+                dry_run=dry_run,
+                progress=progress,
+                echo=stream,
             )
         else:
             result = quarantine_tests(
@@ -679,6 +690,7 @@ def quarantine(
                 dry_run=dry_run,
                 rerun=not no_rerun,
                 progress=progress,
+                echo=stream,
             )
     except JUnitError as exc:
         _usage_error(str(exc))

@@ -405,6 +405,7 @@ def _rerun_flaky(
     failing: Sequence[TestResult],
     tree: SourceTree,
     root: Path,
+    echo: Callable[[str], None] | None,
 ) -> tuple[set[tuple[str, str]], float]:
     """Rerun the located failing tests once; the keys of those that pass now."""
     ids: dict[str, TestResult] = {}
@@ -417,7 +418,7 @@ def _rerun_flaky(
     started = time.perf_counter()
     files = sorted({i.split("::", 1)[0] for i in ids})
     try:
-        rerun = run_tests(command, cwd=root, targets=sorted(ids), fallback_targets=files)
+        rerun = run_tests(command, cwd=root, targets=sorted(ids), fallback_targets=files, echo=echo)
     except JUnitError:
         return set(), time.perf_counter() - started
     passed = {r.key for r in rerun.results if r.status == "passed"}
@@ -434,11 +435,13 @@ def quarantine_tests(
     rerun: bool = True,
     progress: ProgressCallback | None = None,
     count_async: bool = False,
+    echo: Callable[[str], None] | None = None,
 ) -> QuarantineResult:
     """Mark every test that fails in the run of *command* (or in *junit_xml*) under *paths*.
 
     With *count_async*, also count the reported tests defined as ``async def`` (after the root
-    fix: the tests that run for the first time).
+    fix: the tests that run for the first time). *echo* receives the test command's output
+    line by line while it runs.
 
     Raises :class:`~ssot_codemod.junit.JUnitError` when the results cannot be read and
     ValueError when *command* cannot be split.
@@ -448,7 +451,7 @@ def quarantine_tests(
     run_seconds = 0.0
     if command is not None:
         started = time.perf_counter()
-        run: TestRun = run_tests(command, cwd=root)
+        run: TestRun = run_tests(command, cwd=root, echo=echo)
         run_seconds += time.perf_counter() - started
         results: Sequence[TestResult] = run.results
     elif junit_xml is not None:
@@ -470,7 +473,7 @@ def quarantine_tests(
     ]
     flaky: set[tuple[str, str]] = set()
     if rerun and command is not None and failing:
-        flaky, seconds = _rerun_flaky(command, failing, tree, root)
+        flaky, seconds = _rerun_flaky(command, failing, tree, root, echo)
         run_seconds += seconds
         started += seconds  # the tool's own time excludes the test runs
     for r in failing:
@@ -595,6 +598,7 @@ def release_tests(
     command: str,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> QuarantineResult:
     """Run the quarantined tests under *paths* without their markers (in a temporary copy of
     *root*) and remove the markers of those that pass."""
@@ -624,7 +628,7 @@ def release_tests(
             names = [m.qualname for m in markers[Path(os.path.abspath(root / rel))]]
             _unmark_scratch(copy / rel, names)
         run_started = time.perf_counter()
-        run = run_tests(command, cwd=copy, targets=rel_files, fallback_targets=rel_files)
+        run = run_tests(command, cwd=copy, targets=rel_files, fallback_targets=rel_files, echo=echo)
         run_seconds = time.perf_counter() - run_started
         tree = SourceTree([copy, copy / "src"])
         for r in run.results:

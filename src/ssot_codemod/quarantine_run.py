@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,10 +103,12 @@ def run_tests(
     targets: Sequence[str] | None = None,
     fallback_targets: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> TestRun:
     """Run *command* in *cwd* (with *targets* instead of its own paths, if given) and parse
     the JUnit XML it writes. Raises :class:`JUnitError` when no usable results come back and
-    ValueError when the command cannot be split."""
+    ValueError when the command cannot be split. *echo* receives each line of the command's
+    output as it comes."""
     argv = split_command(command)
     if targets is not None:
         if sum(len(t) + 1 for t in targets) > _MAX_ID_CHARS:
@@ -123,27 +126,35 @@ def run_tests(
             "--continue-on-collection-errors",
         ]
         try:
-            done = subprocess.run(
+            child = subprocess.Popen(
                 full,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                check=False,
                 env=env,
             )
         except FileNotFoundError:
             raise JUnitError(f"command not found: {argv[0]}") from None
         except OSError as exc:
             raise JUnitError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-        output = done.stdout.decode("utf-8", "replace") if done.stdout else ""
-        tail = "\n".join(output.splitlines()[-15:])
+        tail: deque[str] = deque(maxlen=15)
+        assert child.stdout is not None
+        with child:
+            # Streamed, so a run of thousands of tests shows its progress as it goes.
+            for raw in child.stdout:
+                line = raw.decode("utf-8", "replace")
+                tail.append(line.rstrip("\r\n"))
+                if echo is not None:
+                    echo(line)
+        returncode = child.wait()
+        last = "\n".join(tail)
         if junit.stat().st_size == 0:
             raise JUnitError(
-                f"the test command wrote no results (exit status {done.returncode}); "
-                f"last lines of its output:\n{tail}"
+                f"the test command wrote no results (exit status {returncode}); "
+                f"last lines of its output:\n{last}"
             )
         results = read_junit(junit)
-        return TestRun(tuple(full), done.returncode, tuple(results), tail)
+        return TestRun(tuple(full), returncode, tuple(results), last)
     finally:
         junit.unlink(missing_ok=True)
