@@ -469,3 +469,24 @@ def test_adopt_counts_what_runs_now_and_guards(tmp_path: Path) -> None:
     assert done.guard_entries == 3
     assert "9 async tests now run; 5 failing ones quarantined" in done.summary()
     assert run_pytest(project).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["AssertionError: \"a\" != 'b'", "C:\\path\\x \\n", "caf\u00e9 \U0001f600 \x00\x1b[31m", ""],
+)
+def test_marker_reason_is_a_safe_literal(reason: str) -> None:
+    import ast as ast_module
+
+    text = marker_text_for(reason)
+    call = ast_module.parse(text, mode="eval").body
+    assert isinstance(call, ast_module.Call)
+    value = call.args[0].value  # type: ignore[attr-defined]
+    assert value.startswith(TAG) and value.isascii() and value.isprintable()
+    assert len(text) <= 79 - 4 - 1
+
+
+def marker_text_for(reason: str) -> str:
+    from ssot_codemod.quarantine_markers import marker_text
+
+    return marker_text(reason, indent=4)

@@ -50,7 +50,11 @@ def _literal(text: str) -> str:
 
 def marker_text(reason: str, indent: int) -> str:
     """The decorator expression (without ``@``) for *reason*, shortened to fit the line."""
-    clean = " ".join(reason.split()) or "failed on its first run"
+    # ASCII only and no control characters: the literal reads the same in any file encoding,
+    # and a skip reason with lone surrogates (from a JSON-escaped emoji) could not be printed.
+    printable = "".join(c if c.isprintable() else " " for c in reason)
+    ascii_only = printable.encode("ascii", "backslashreplace").decode("ascii")
+    clean = " ".join(ascii_only.split()) or "failed on its first run"
     room = max(_MAX_LINE - indent - len(f'@unittest.skip("{TAG} ")'), _MIN_REASON)
     if len(_literal(clean)) - 2 > room:
         cut = room - 3
