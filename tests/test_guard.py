@@ -294,3 +294,11 @@ def test_config_precedence(tmp_path: Path) -> None:
     assert find_pytest_config(sub)[0] == tmp_path / "pyproject.toml"  # type: ignore[index]
     (tmp_path / "pkg" / "pytest.ini").write_text("")
     assert find_pytest_config(sub)[0] == tmp_path / "pkg" / "pytest.ini"  # type: ignore[index]
+
+
+def test_pytest9_native_table(tmp_path: Path) -> None:
+    text = '[tool.pytest]\nminversion = "9.0"\nfilterwarnings = ["error"]\n'
+    (tmp_path / "pyproject.toml").write_text(text)
+    assert find_pytest_config(tmp_path) == (tmp_path / "pyproject.toml", "toml", "tool.pytest")
+    new, added = guard_toml(text, "tool.pytest")
+    assert added == GUARD_FILTERS and "ini_options" not in new

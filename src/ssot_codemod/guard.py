@@ -160,6 +160,15 @@ def _matches(path: Path, kind: ConfigKind, section: str) -> bool:
     return any(line.strip() == f"[{section}]" for line in text.splitlines())
 
 
+def _native_table(path: Path) -> bool:
+    """Whether *path* configures pytest in the ``[tool.pytest]`` table itself (pytest 9+)."""
+    try:
+        table = _toml_table(_load_toml(path.read_text(encoding="utf-8")), "tool.pytest")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return table is not None and any(key != "ini_options" for key in table)
+
+
 def find_pytest_config(start: Path) -> tuple[Path, ConfigKind, str] | None:
     """The file pytest would read its configuration from for *start*, with its kind and the
     section the options live in; None when there is none up to the filesystem root."""
@@ -171,6 +180,8 @@ def find_pytest_config(start: Path) -> tuple[Path, ConfigKind, str] | None:
             candidate = directory / name
             if candidate.is_file() and _matches(candidate, kind, section):
                 return candidate, kind, section
+            if name == "pyproject.toml" and candidate.is_file() and _native_table(candidate):
+                return candidate, kind, "tool.pytest"  # pytest 9's native [tool.pytest]
         if directory.parent == directory:
             return None
         directory = directory.parent
