@@ -36,6 +36,7 @@ __all__ = [
     "RevertStatus",
     "atomic_write",
     "backup_path_for",
+    "commit_followup",
     "commit_rewrite",
     "find_backups",
     "read_journal",
@@ -529,3 +530,46 @@ def _remove_backup(backup: Path) -> str:
     except OSError as exc:
         return f"could not remove {backup.name}: {exc.strerror or exc}"
     return ""
+
+
+# --------------------------------------------------------------------------------------------
+# a further rewrite of a file that already has a backup (quarantine after apply)
+
+
+def commit_followup(path: Path, current: bytes, new: bytes) -> bool:
+    """Rewrite *path* (which must hold *current*) to *new*, keeping revert byte-exact.
+
+    - No ``<file>.backup``: exactly :func:`commit_rewrite` (backup, journal, atomic replace).
+    - A backup whose journal entry says *current* is what was written: the backup stays the true
+      original, a journal entry records *new* as written (so revert restores the original
+      without ``--force``), then the file is replaced atomically.
+    - A backup, but the file was edited since (or no journal entry): the file is replaced and the
+      journal left alone, so revert keeps refusing that file without ``--force``, as before.
+
+    Returns True when revert can undo the whole history without ``--force``. Raises
+    :class:`ApplyRefused` when the file no longer holds *current*. A kill between the journal
+    append and the replace leaves the earlier content with a journal that no longer matches it:
+    revert then refuses until ``--force``, which restores the verified original.
+    """
+    target = _real_target(path)
+    backup = backup_path_for(target)
+    if not os.path.lexists(backup):
+        commit_rewrite(path, current, new)
+        return True
+    if target.read_bytes() != current:
+        raise ApplyRefused(f"{target.name} changed on disk while it was processed; left untouched")
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    entry = read_journal(target.parent).get(target.name)
+    tracked = entry is not None and entry.written_sha256 == _sha256(current) and backup.is_file()
+    if tracked:
+        assert entry is not None
+        _append_journal(
+            target.parent,
+            JournalEntry(
+                file=target.name,
+                original_sha256=entry.original_sha256,
+                written_sha256=_sha256(new),
+            ),
+        )
+    atomic_write(target, new, mode=mode)
+    return tracked

@@ -1,0 +1,316 @@
+"""The quarantine marker in the source: add it, find it, remove it.
+
+The marker is ``@unittest.skip("ssot-quarantine: <first line of the failure>")`` above a test
+method (or above a class whose ``setUpClass`` fails). Why ``skip`` and not
+``expectedFailure``: a skip is checked before ``setUp``/``asyncSetUp``/``setUpClass`` run, so it
+also covers tests whose *setup* errors (``expectedFailure`` only covers the test body -- an error
+in setup stays an error), it is deterministic for a flaky test, and it works the same under
+``python -m unittest``, pytest and custom runners, with nothing installed. The price -- a mended
+test does not announce itself -- is paid by ``quarantine --release``, which runs the quarantined
+tests without their markers and removes the markers of those that pass.
+
+Edits are LibCST transforms that touch only the decorator lists of the named definitions (and
+add ``import unittest`` when missing), so every other byte stays as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import libcst as cst
+
+__all__ = ["TAG", "Marker", "add_markers", "find_markers", "marker_text", "remove_markers"]
+
+TAG = "ssot-quarantine:"
+TAG_BYTES = TAG.encode("ascii")
+# Inserted lines stay within 79 columns (flake8's default) while the reason keeps this much.
+_MAX_LINE = 79
+_MIN_REASON = 24
+
+_D = TypeVar("_D", cst.ClassDef, cst.FunctionDef)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A quarantine marker found in a file: on ``qualname`` (``Class.test`` or ``Class``)."""
+
+    qualname: str
+    reason: str
+    line: int
+
+
+def _literal(text: str) -> str:
+    # JSON's escaping of an ASCII string is a valid Python double-quoted literal.
+    return json.dumps(text, ensure_ascii=True)
+
+
+def marker_text(reason: str, indent: int) -> str:
+    """The decorator expression (without ``@``) for *reason*, shortened to fit the line."""
+    # ASCII only and no control characters: the literal reads the same in any file encoding,
+    # and a skip reason with lone surrogates (from a JSON-escaped emoji) could not be printed.
+    printable = "".join(c if c.isprintable() else " " for c in reason)
+    ascii_only = printable.encode("ascii", "backslashreplace").decode("ascii")
+    clean = " ".join(ascii_only.split()) or "failed on its first run"
+    room = max(_MAX_LINE - indent - len(f'@unittest.skip("{TAG} ")'), _MIN_REASON)
+    if len(_literal(clean)) - 2 > room:
+        cut = room - 3
+        while cut > 1 and len(_literal(clean[:cut])) - 2 > room - 3:
+            cut -= 1
+        clean = clean[:cut].rstrip() + "..."
+    return f"unittest.skip({_literal(f'{TAG} {clean}')})"
+
+
+def _is_marker(decorator: cst.Decorator) -> bool:
+    call = decorator.decorator
+    if not isinstance(call, cst.Call) or len(call.args) != 1:
+        return False
+    func = call.func
+    if not (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value == "unittest"
+        and func.attr.value == "skip"
+    ):
+        return False
+    arg = call.args[0].value
+    if not isinstance(arg, cst.SimpleString):
+        return False
+    try:
+        value = ast.literal_eval(arg.value)
+    except (ValueError, SyntaxError):
+        return False
+    return isinstance(value, str) and value.startswith(TAG)
+
+
+class _Marking(cst.CSTTransformer):
+    """Adds (``reasons``) or removes (``remove``) markers on the named definitions."""
+
+    def __init__(self, reasons: Mapping[str, str], remove: frozenset[str]) -> None:
+        super().__init__()
+        self.reasons = reasons
+        self.remove = remove
+        self.stack: list[str] = []
+        self.done: set[str] = set()
+
+    def _qualname(self, name: str) -> str:
+        return ".".join([*self.stack, name])
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.stack.append(node.name.value)
+        return True
+
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
+        qualname = ".".join(self.stack)
+        self.stack.pop()
+        return self._mark(qualname, updated_node, len(self.stack))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # tests are methods of classes; nothing inside a function is a target
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        if not self.stack:
+            return updated_node
+        return self._mark(self._qualname(updated_node.name.value), updated_node, len(self.stack))
+
+    def _mark(self, qualname: str, node: _D, depth: int) -> _D:
+        if qualname in self.remove:
+            kept = [d for d in node.decorators if not _is_marker(d)]
+            if len(kept) != len(node.decorators):
+                self.done.add(qualname)
+                return node.with_changes(decorators=kept)
+            return node
+        reason = self.reasons.get(qualname)
+        if reason is None:
+            return node
+        if any(_is_marker(d) for d in node.decorators):
+            return node  # already quarantined: idempotent
+        # Indentation is not known here; four spaces per level is what the code around uses
+        # in nearly every project, and it only decides where the reason is cut.
+        expression = cst.parse_expression(marker_text(reason, indent=4 * depth))
+        self.done.add(qualname)
+        return node.with_changes(decorators=[cst.Decorator(expression), *node.decorators])
+
+
+def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
+    """*source* with a marker on each ``qualname -> reason`` of *reasons*, and the qualnames it
+    marked (a name not found, or already marked, is not in the set).
+
+    The common case -- the module already has ``import unittest`` -- is a line inserted above
+    each definition at the position :mod:`ast` reports (no LibCST round trip: thousands of
+    files stay cheap); the result is re-parsed and must carry exactly the new markers. Anything
+    unusual (no ``import unittest``, a decorator line that does not start with ``@``, lone CR
+    line endings) takes the LibCST path.
+    """
+    fast = _insert_lines(source, reasons)
+    if fast is not None:
+        return fast
+    return _add_markers_cst(source, reasons)
+
+
+def _has_unittest_import(tree: ast.Module) -> bool:
+    return any(
+        isinstance(stmt, ast.Import)
+        and any(alias.name == "unittest" and alias.asname is None for alias in stmt.names)
+        for stmt in tree.body
+    )
+
+
+def _definitions(
+    tree: ast.Module,
+) -> dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef]:
+    found: dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = {}
+
+    def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                path = (*prefix, stmt.name)
+                found[".".join(path)] = stmt
+                visit(stmt.body, path)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
+                found[".".join((*prefix, stmt.name))] = stmt  # the last definition wins
+
+    visit(tree.body, ())
+    return found
+
+
+def _insert_lines(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]] | None:
+    if "\r" in source.replace("\r\n", ""):
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    if not _has_unittest_import(tree):
+        return None
+    definitions = _definitions(tree)
+    lines = source.split("\n")
+    inserts: list[tuple[int, str]] = []
+    for qualname, reason in reasons.items():
+        node = definitions.get(qualname)
+        if node is None:
+            continue
+        existing: list[Marker] = []
+        _collect(node, qualname, existing)
+        if existing:
+            continue  # already quarantined: idempotent
+        first = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+        text = lines[first]
+        indent = text[: len(text) - len(text.lstrip(" \t"))]
+        if len(indent) != node.col_offset or not text.lstrip().startswith(
+            ("@", "def ", "async ", "class ")
+        ):
+            return None
+        ending = "\r" if text.endswith("\r") else ""
+        marker = marker_text(reason, indent=len(indent.expandtabs()))
+        inserts.append((first, f"{indent}@{marker}{ending}"))
+    if not inserts:
+        return source, set()
+    for index, line in sorted(inserts, reverse=True):
+        lines.insert(index, line)
+    new = "\n".join(lines)
+    before = {m.qualname for m in _markers_in(tree)}
+    expected = {q for q in reasons if q in definitions} - before
+    if {m.qualname for m in find_markers(new)} - before != expected:
+        return None
+    return new, expected
+
+
+def _add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
+    from ssot_codemod.module_edits import ensure_imports
+
+    module = cst.parse_module(source)
+    marking = _Marking(reasons, frozenset())
+    new = module.visit(marking)
+    if not marking.done:
+        return source, set()
+    new = ensure_imports(new, [("unittest", None)])
+    return new.code, marking.done
+
+
+def remove_markers(source: str, qualnames: Sequence[str]) -> tuple[str, set[str]]:
+    """*source* without the markers on *qualnames*, and the qualnames that had one."""
+    module = cst.parse_module(source)
+    marking = _Marking({}, frozenset(qualnames))
+    new = module.visit(marking)
+    if not marking.done:
+        return source, set()
+    return _drop_unused_unittest_import(new).code, marking.done
+
+
+def _drop_unused_unittest_import(module: cst.Module) -> cst.Module:
+    """Remove a plain ``import unittest`` line nothing uses any more (quarantine added it)."""
+    tree = ast.parse(module.code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "unittest":
+            return module
+    body = list(module.body)
+    for i, stmt in enumerate(body):
+        if (
+            isinstance(stmt, cst.SimpleStatementLine)
+            and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Import)
+            and len(stmt.body[0].names) == 1
+            and stmt.body[0].names[0].asname is None
+            and stmt.body[0].names[0].evaluated_name == "unittest"
+        ):
+            following = body[i + 1] if i + 1 < len(body) else None
+            if following is not None and stmt.leading_lines:
+                # Comments above the removed line stay where they were.
+                body[i + 1] = following.with_changes(
+                    leading_lines=[*stmt.leading_lines, *following.leading_lines]
+                )
+            del body[i]
+            return module.with_changes(body=body)
+    return module
+
+
+def find_markers(source: str | bytes) -> list[Marker]:
+    """Every quarantine marker in *source*, in order (``ast``; cheap enough for a whole tree)."""
+    if isinstance(source, bytes) and TAG_BYTES not in source:
+        return []
+    return _markers_in(ast.parse(source))
+
+
+def _markers_in(tree: ast.Module) -> list[Marker]:
+    found: list[Marker] = []
+
+    def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                path = (*prefix, stmt.name)
+                _collect(stmt, ".".join(path), found)
+                visit(stmt.body, path)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
+                _collect(stmt, ".".join((*prefix, stmt.name)), found)
+
+    visit(tree.body, ())
+    return found
+
+
+def _collect(
+    node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, out: list[Marker]
+) -> None:
+    for decorator in node.decorator_list:
+        if not (isinstance(decorator, ast.Call) and len(decorator.args) == 1):
+            continue
+        func = decorator.func
+        arg = decorator.args[0]
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "skip"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "unittest"
+            and isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str)
+            and arg.value.startswith(TAG)
+        ):
+            reason = arg.value[len(TAG) :].strip()
+            out.append(Marker(qualname, reason, decorator.lineno))
