@@ -98,6 +98,10 @@ def may_have_twins(data: bytes, names: frozenset[str]) -> bool:
     for index, (indent, text) in enumerate(lines):
         while stack and stack[-1][0] >= indent:
             stack.pop()
+        if len(stack) > _MAX_INDENT_LEVELS:
+            # Not Python (its tokenizer stops at this depth): let the engine say so. Below it,
+            # a line is in at most this many bodies, which keeps the body scans linear.
+            return True
         match = definition.match(text)
         if match is not None:
             name = match.group(1)
@@ -130,15 +134,17 @@ def may_have_twins(data: bytes, names: frozenset[str]) -> bool:
         if sum(counts_by_name.values()) < 2:
             continue
         for name, count in counts_by_name.items():
-            found = ancestors.get(name)
-            if found is None:
-                found = ancestors[name] = _ancestors(name, class_bases)
-            if count > 1 and name in found:
+            related = ancestors.get(name)
+            if related is None:
+                related = ancestors[name] = _ancestors(name, class_bases)
+            if count > 1 and name in related:
                 return True
-            if any(other != name and other in counts_by_name for other in found):
+            if any(other != name and other in counts_by_name for other in related):
                 return True
     return False
 
+
+_MAX_INDENT_LEVELS = 100  # CPython's tokenizer: "too many levels of indentation"
 
 # Anchored at a logical line's start; `(.*)` then `\)` backtracks over one line only.
 _CLASS = re.compile(rb"^class\s+(\w+)\s*(?:\((.*)\))?")
