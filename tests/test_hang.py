@@ -208,9 +208,8 @@ def _tree(root: Path, big: bytes) -> dict[str, bytes]:
     return files
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("mode", ["check", "dry-run", "apply"])
 def test_a_file_over_its_budget_is_given_up_and_the_rest_completes(
     tmp_path: Path, big_module: bytes, mode: str, jobs: str

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 # stay behind as words; ``_key`` drops them.
 _LEXEMES = re.compile(
     rb"#[^\r\n]*"
-    rb'|"""[\s\S]*?(?:"""|\Z)'
-    rb"|'''[\s\S]*?(?:'''|\Z)"
+    rb'|"""(?:\\[\s\S]|[^\\])*?(?:"""|\Z)'
+    rb"|'''(?:\\[\s\S]|[^\\])*?(?:'''|\Z)"
     rb'|"(?:\\[\s\S]|[^"\\\r\n])*"?'
     rb"|'(?:\\[\s\S]|[^'\\\r\n])*'?"
 )
