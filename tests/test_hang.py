@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import ssot_codemod
-from ssot_codemod.api import Options, check_paths
+from ssot_codemod.api import Options, RunResult, check_paths
 from ssot_codemod.deadline import FileTimeout, deadline
 from ssot_codemod.rules import ALL_RULES
 
@@ -272,3 +272,28 @@ def test_a_stuck_worker_is_killed_not_waited_for() -> None:
     for process in processes:
         process.join(timeout=30)
         assert not process.is_alive()
+
+
+@pytest.mark.timeout(240)
+def test_without_a_timer_the_budget_uses_a_killable_worker(
+    tmp_path: Path, big_module: bytes
+) -> None:
+    """From a thread other than the main one no SIGALRM can stop the work, so even ``-j 1``
+    runs budgeted files in a worker process, which is replaced when a file overruns."""
+    import threading
+
+    _tree(tmp_path, big_module)
+    out: dict[str, RunResult] = {}
+
+    def run() -> None:
+        out["result"] = check_paths([tmp_path], Options(jobs=1, file_timeout=1))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(200)
+    result = out["result"]
+    errors = {f.path.name: f.error or "" for f in result.files if f.status == "error"}
+    assert list(errors) == ["big.py"]
+    assert errors["big.py"].startswith("gave up after 1 s")
+    smalls = [f for f in result.files if f.path.name.startswith("small_")]
+    assert len(smalls) == 9 and all(f.findings for f in smalls)

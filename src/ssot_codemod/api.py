@@ -296,7 +296,12 @@ def _compute_one_by_one(
             try:
                 if pool is None:
                     pool = _new_pool(1)
-                    pool.submit(_warm).result(timeout=_POOL_STARTUP)
+                    try:
+                        pool.submit(_warm).result(timeout=_POOL_STARTUP)
+                    except FutureTimeout:  # not this file's fault: no usable worker
+                        _kill(pool)
+                        pool = None
+                        raise OSError("worker did not start") from None
                 limit = None if task.budget is None else _kill_after(task.budget)
                 results[task.index] = pool.submit(_compute, task).result(timeout=limit)
             except FutureTimeout:
@@ -316,9 +321,12 @@ def _compute_one_by_one(
                 error = f"internal error: {type(exc).__name__}: {exc}"
                 results[task.index] = _Computed(task.index, error=error)
             tick()
-    finally:
         if pool is not None:
             pool.shutdown()
+            pool = None
+    finally:
+        if pool is not None:  # interrupted (Ctrl-C): do not wait for the running file
+            _kill(pool)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -709,7 +717,10 @@ def check_paths(
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Report findings under *paths*. Never writes. Raises ValueError for unknown rule codes."""
-    return _run(paths, options, mode="check", progress=progress)
+    from ssot_codemod.deadline import alarm_handler
+
+    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+        return _run(paths, options, mode="check", progress=progress)
 
 
 def apply_paths(
@@ -724,7 +735,10 @@ def apply_paths(
     Statuses: ``changed`` (written), ``would-change`` (dry run), ``unchanged``, ``error``.
     Raises ValueError for unknown rule codes.
     """
-    return _run(paths, options, mode="dry-run" if dry_run else "apply", progress=progress)
+    from ssot_codemod.deadline import alarm_handler
+
+    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+        return _run(paths, options, mode="dry-run" if dry_run else "apply", progress=progress)
 
 
 _REVERT_STATUS: dict[str, FileStatus] = {
