@@ -174,3 +174,91 @@ def test_bench_quick_produces_markdown_table(tmp_path: Path) -> None:
     for section in ("## A. Standard library", "## B. Generated monorepo", "## C. `apply`"):
         assert section in text
     assert "PASS" in text or "MISS" in text
+
+
+# --------------------------------------------------------------------------------------------
+# the linear-time gates (issue 16) against the shapes their old regexes handled by backtracking
+
+_BRIDGE_CLASS = """import asyncio
+import unittest
+
+
+class T(unittest.TestCase):
+    def setUp(self):
+        loop = asyncio.get_event_loop()
+{call}
+
+    async def asyncSetUp(self):
+        self.ready = True
+"""
+
+GATE_SHAPES: dict[str, str] = {
+    "comment after open paren": (
+        "        loop.run_until_complete(  # why: see below\n            self.asyncSetUp())"
+    ),
+    "several comments with many hashes": (
+        "        loop.run_until_complete(  # a # b ### c\n"
+        "            # ### banner ### #\n"
+        "            # a = b(c)  # d # e # f\n"
+        "            self.asyncSetUp())"
+    ),
+    "comment then blank line and parenthesis": (
+        "        loop.run_until_complete(  # c\n\n"
+        "            (\n                self.asyncSetUp()))"
+    ),
+    "hash in a string before the call": (
+        '        x = "# (not a comment)"; loop.run_until_complete(  # c\n'
+        "            self.asyncSetUp())"
+    ),
+    "backslash continuation": "        loop.run_until_complete( \\\n            self.asyncSetUp())",
+    "nested parentheses": "        loop.run_until_complete(( (self.asyncSetUp())))",
+    "hook on a new line": (
+        "        loop.run_until_complete(\n            self.asyncSetUp()\n        )"
+    ),
+    "loose: hook fetched with a comment": (
+        "        coro = self.asyncSetUp(  # no arguments\n        )\n"
+        "        loop.run_until_complete(coro)"
+    ),
+}
+
+
+def _shape_files(tmp_path: Path, name: str, call: str) -> list[Path]:
+    text = _BRIDGE_CLASS.format(call=call)
+    out = []
+    for ending, suffix in (("\n", "lf"), ("\r\n", "crlf"), ("\r", "cr")):
+        path = tmp_path / f"{suffix}.py"
+        path.write_bytes(text.replace("\n", ending).encode())
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(GATE_SHAPES), ids=str)
+def test_rewritten_gates_pass_every_bridge_shape(tmp_path: Path, name: str) -> None:
+    for path in _shape_files(tmp_path, name, GATE_SHAPES[name]):
+        _compare(path)
+        data = path.read_bytes()
+        found = fix_source(read_source(data).text, rules=UNFILTERED).findings
+        if any(f.code == "SSC001" for f in found):
+            assert could_match(data), f"{name} ({path.name}): the gate hides a finding"
+
+
+TWIN_SHAPES: dict[str, tuple[str, str]] = {
+    "raw and escaped string": ('r"\\d"', '"\\\\d"'),
+    "prefix order": ('rb"x"', 'br"x"'),
+    "quote style": ("'a#b'", '"a#b"'),
+    "escaped newline in a string": ("'a\\\nb'", "'ab'"),
+    "triple quotes with quotes inside": ("'''it's \"x\"'''", '"""it\'s "x\\""""'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWIN_SHAPES), ids=str)
+def test_rewritten_twin_scan_keeps_ast_equal_twins(tmp_path: Path, name: str) -> None:
+    first, second = TWIN_SHAPES[name]
+    text = (
+        "import unittest\n\n\nclass A(unittest.TestCase):\n    def setUp(self):\n"
+        f"        self.value = {first}\n\n\nclass B(A):\n    def setUp(self):\n"
+        f"        self.value = {second}\n"
+    )
+    path = tmp_path / "twins.py"
+    path.write_text(text)
+    _compare(path)

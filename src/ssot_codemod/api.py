@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ssot_codemod.rules.base import Rule
 
 __all__ = [
+    "DEFAULT_FILE_TIMEOUT",
     "FileResult",
     "FileStatus",
     "Options",
@@ -61,6 +62,19 @@ ProgressCallback = Callable[[int, int], None]
 # busy machine); below this many candidate files one process is faster.
 _MIN_POOL_CANDIDATES = 8
 
+#: Seconds one file's work (prefilter, parse, rules, verify) may take before it is abandoned
+#: and reported as an error (``Options.file_timeout``; ``--file-timeout``).
+DEFAULT_FILE_TIMEOUT = 60.0
+# Starting a pool's workers (interpreter + imports) may take this long on a busy machine.
+_POOL_STARTUP = 60.0
+
+
+def _kill_after(budget: float) -> float:
+    """A worker still busy on a file this long (twice its budget, at least one second more)
+    is stuck in a native call its own timer cannot interrupt: it is killed and replaced."""
+    return budget + max(budget, 1.0)
+
+
 _FAILED_STATUSES: frozenset[str] = frozenset({"error", "refused"})
 
 
@@ -80,6 +94,8 @@ class Options:
     # Where --helper-module is resolved (the config file's directory); None: derived from the
     # PATHs (see helper_module.project_root).
     project_root: Path | None = None
+    # Per-file budget in seconds (prefilter + parse + rules + verify); None or 0: no limit.
+    file_timeout: float | None = DEFAULT_FILE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,8 @@ class _Task:
     unsafe_fixes: bool
     helper_module: str | None
     fix: bool = True  # False for check: findings only, no rewrite to build and verify
+    budget: float | None = None  # seconds left for this file after its prefilter; None: no limit
+    file_timeout: float | None = None  # the configured limit, named when the file is given up
 
 
 @dataclass(frozen=True)
@@ -201,8 +219,30 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"
 
 
+def _gave_up(task: _Task) -> _Computed:
+    from ssot_codemod.deadline import gave_up
+
+    return _Computed(task.index, error=gave_up(task.file_timeout or task.budget or 0.0))
+
+
 def _compute(task: _Task) -> _Computed:
-    """Decode, fix and re-encode one candidate file. Never raises."""
+    """Decode, fix and re-encode one candidate file within its budget. Never raises."""
+    from ssot_codemod.deadline import FileTimeout, deadline
+
+    try:
+        with deadline(task.budget):
+            return _compute_unbounded(task)
+    except FileTimeout:
+        return _gave_up(task)
+
+
+def _warm() -> None:
+    """Import what the work needs, so that start-up is not charged to the first file's budget."""
+    import ssot_codemod.engine
+    import ssot_codemod.files  # noqa: F401
+
+
+def _compute_unbounded(task: _Task) -> _Computed:
     try:
         from ssot_codemod.engine import fix_source
         from ssot_codemod.files import encode_source, read_source
@@ -242,8 +282,11 @@ def _compute_one_by_one(
     """Finish *tasks* not in *results* one at a time in a single worker process.
 
     After a worker died, this pins the crash on the file being processed when it happened
-    (that file fails; the worker is replaced once per crash, not once per file).
+    (that file fails; the worker is replaced once per crash, not once per file). A file still
+    running past its budget (plus a grace for the worker's own timer) has its worker killed
+    and replaced, and is reported as given up.
     """
+    from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
     pool: ProcessPoolExecutor | None = None
@@ -254,7 +297,19 @@ def _compute_one_by_one(
             try:
                 if pool is None:
                     pool = _new_pool(1)
-                results[task.index] = pool.submit(_compute, task).result()
+                    try:
+                        pool.submit(_warm).result(timeout=_POOL_STARTUP)
+                    except FutureTimeout:  # not this file's fault: no usable worker
+                        _kill(pool)
+                        pool = None
+                        raise OSError("worker did not start") from None
+                limit = None if task.budget is None else _kill_after(task.budget)
+                results[task.index] = pool.submit(_compute, task).result(timeout=limit)
+            except FutureTimeout:
+                results[task.index] = _gave_up(task)
+                if pool is not None:
+                    _kill(pool)
+                pool = None
             except BrokenProcessPool:
                 error = "worker process crashed while processing this file"
                 results[task.index] = _Computed(task.index, error=error)
@@ -267,9 +322,12 @@ def _compute_one_by_one(
                 error = f"internal error: {type(exc).__name__}: {exc}"
                 results[task.index] = _Computed(task.index, error=error)
             tick()
-    finally:
         if pool is not None:
             pool.shutdown()
+            pool = None
+    finally:
+        if pool is not None:  # interrupted (Ctrl-C): do not wait for the running file
+            _kill(pool)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -277,27 +335,66 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     from concurrent.futures import ProcessPoolExecutor
 
     # "spawn": no fork of a parent that may run threads (the progress bar); same on every OS.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm,  # imports happen before any file's budget starts
+    )
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool without waiting for its running work: its workers (our own children,
+    by their process handles) are killed, queued work is cancelled."""
+    processes = getattr(pool, "_processes", None) or {}  # private, but stable since 3.2
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _compute_all(tasks: list[_Task], jobs: int, tick: Callable[[], None]) -> dict[int, _Computed]:
+    from ssot_codemod.deadline import can_interrupt
+
     results: dict[int, _Computed] = {}
     if jobs <= 1 or len(tasks) < _MIN_POOL_CANDIDATES:
+        if any(t.budget is not None for t in tasks) and not can_interrupt():
+            # No timer can stop work in this thread (Windows, not the main thread): a worker
+            # process can be killed instead.
+            _compute_one_by_one(tasks, results, tick)
+            return results
+        if tasks:
+            _warm()
         for task in tasks:
             results[task.index] = _compute(task)
             tick()
         return results
 
-    from concurrent.futures import as_completed
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    budgets = [t.budget for t in tasks if t.budget is not None]
+    # Workers give up on a file themselves (deadline.py). If none finishes anything for this
+    # long, those still running are stuck in native code: kill them, and the unfinished files
+    # go one by one below, each under its own limit.
+    stuck_after = _kill_after(max(budgets)) if budgets else None
+    pool: ProcessPoolExecutor | None = None
+    pending: dict[Future[_Computed], _Task] = {}
     try:
-        with _new_pool(min(jobs, len(tasks))) as pool:
-            futures: dict[Future[_Computed], _Task] = {
-                pool.submit(_compute, task): task for task in tasks
-            }
-            for future in as_completed(futures):
-                task = futures[future]
+        pool = _new_pool(min(jobs, len(tasks)))
+        pending = {pool.submit(_compute, task): task for task in tasks}
+        started = False
+        while pending:
+            timeout = None
+            if stuck_after is not None:
+                timeout = stuck_after if started else stuck_after + _POOL_STARTUP
+            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            started = True
+            for future in done:
+                task = pending.pop(future)
                 try:
                     results[task.index] = future.result()
                 except BrokenProcessPool:
@@ -315,6 +412,12 @@ def _compute_all(tasks: list[_Task], jobs: int, tick: Callable[[], None]) -> dic
             if task.index not in results:
                 results[task.index] = _compute(task)
                 tick()
+    finally:
+        if pool is not None:
+            if any(not f.done() for f in pending):
+                _kill(pool)
+            else:
+                pool.shutdown()
     _compute_one_by_one(tasks, results, tick)
     return results
 
@@ -343,6 +446,7 @@ def _run(
     progress: ProgressCallback | None,
 ) -> RunResult:
     started = time.perf_counter()
+    from ssot_codemod.deadline import FileTimeout, deadline, gave_up
     from ssot_codemod.engine import could_match
     from ssot_codemod.files import discover
 
@@ -363,6 +467,7 @@ def _run(
             progress(done, total)
 
     helper = _HelperTarget.find(paths, options) if mode != "check" else None
+    budget = options.file_timeout if options.file_timeout and options.file_timeout > 0 else None
 
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
@@ -376,11 +481,20 @@ def _run(
             results[index] = FileResult(path, "error", error=_read_error(exc))
             tick()
             continue
-        matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
+        # The prefilter scans user text too, so it runs under the file's budget.
+        prefilter_started = time.monotonic()
+        try:
+            with deadline(budget):
+                matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
+        except FileTimeout:
+            results[index] = FileResult(path, "error", error=gave_up(budget or 0.0))
+            tick()
+            continue
         if not matched:
             results[index] = FileResult(path, "unchanged")
             tick()
             continue
+        left = None if budget is None else budget - (time.monotonic() - prefilter_started)
         originals[index] = data
         # The helper module itself must not import the helper from itself: it gets the helper
         # inline, as without --helper-module.
@@ -396,6 +510,8 @@ def _run(
                 options.unsafe_fixes,
                 helper_module,
                 fix=mode != "check",
+                budget=None if left is None else max(left, 1e-3),
+                file_timeout=budget,
             )
         )
 
@@ -605,7 +721,10 @@ def check_paths(
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Report findings under *paths*. Never writes. Raises ValueError for unknown rule codes."""
-    return _run(paths, options, mode="check", progress=progress)
+    from ssot_codemod.deadline import alarm_handler
+
+    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+        return _run(paths, options, mode="check", progress=progress)
 
 
 def apply_paths(
@@ -620,7 +739,10 @@ def apply_paths(
     Statuses: ``changed`` (written), ``would-change`` (dry run), ``unchanged``, ``error``.
     Raises ValueError for unknown rule codes.
     """
-    return _run(paths, options, mode="dry-run" if dry_run else "apply", progress=progress)
+    from ssot_codemod.deadline import alarm_handler
+
+    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+        return _run(paths, options, mode="dry-run" if dry_run else "apply", progress=progress)
 
 
 _REVERT_STATUS: dict[str, FileStatus] = {

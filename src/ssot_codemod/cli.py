@@ -16,6 +16,7 @@ import click
 
 from ssot_codemod import __version__
 from ssot_codemod.api import (
+    DEFAULT_FILE_TIMEOUT,
     Options,
     RunResult,
     VerifyResult,
@@ -129,6 +130,13 @@ def _rule_options(f: F) -> F:
                 metavar="N",
                 help="Parallel worker processes (default: CPU count).",
             ),
+            click.option(
+                "--file-timeout",
+                type=click.FloatRange(min=0),
+                metavar="SECONDS",
+                help="Give up on a file (an error; the others go on) after SECONDS "
+                f"(default: {DEFAULT_FILE_TIMEOUT:g}; 0: no limit).",
+            ),
         ]
     ):
         f = decorator(f)
@@ -167,6 +175,7 @@ def _build_options(
     jobs: int | None,
     verbose: bool,
     force_exclude: bool | None = None,
+    file_timeout: float | None = None,
 ) -> Options:
     """Merge configuration (nearest pyproject.toml from the first PATH) and flags; flags win."""
     start = paths[0] if paths else Path.cwd()
@@ -206,6 +215,9 @@ def _build_options(
         if force_exclude is not None
         else bool(config.get("force-exclude", False)),
         project_root=config_path.parent if config_path is not None else None,
+        file_timeout=file_timeout
+        if file_timeout is not None
+        else config.get("file-timeout", DEFAULT_FILE_TIMEOUT),
     )
     try:
         resolve_rules(options)
@@ -380,6 +392,7 @@ def check(
     unsafe_fixes: bool | None,
     jobs: int | None,
     helper_module: str | None,
+    file_timeout: float | None,
     output_format: str,
     quiet: bool,
     verbose: bool,
@@ -406,6 +419,7 @@ def check(
         helper_module=helper_module,
         jobs=jobs,
         verbose=verbose,
+        file_timeout=file_timeout,
     )
     targets = list(paths) or [Path(".")]
     result = _run_with_progress(
@@ -440,6 +454,7 @@ def apply(
     unsafe_fixes: bool | None,
     helper_module: str | None,
     jobs: int | None,
+    file_timeout: float | None,
     dry_run: bool,
     verify_command: str | None,
     quiet: bool,
@@ -479,6 +494,7 @@ def apply(
         helper_module=helper_module,
         jobs=jobs,
         verbose=verbose,
+        file_timeout=file_timeout,
     )
     targets = list(paths) or [Path(".")]
     result = _run_with_progress(

@@ -25,9 +25,13 @@ TABLE = "ssot-codemod"
 _LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude")
 _BOOL_KEYS = ("unsafe-fixes", "force-exclude")
 _STR_KEYS = ("helper-module",)
-KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS)
+_SECONDS_KEYS = ("file-timeout",)  # a number >= 0; 0 means no limit
+KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS, *_SECONDS_KEYS)
 
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# Linear by construction: `[A-Za-z0-9_]*` and `\.` are disjoint, and an attempt starts only
+# where no name character precedes (were it ever searched instead of matched at 0, a long word
+# would otherwise be rescanned from each of its characters).
+_DOTTED = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
 class ConfigError(Exception):
@@ -94,6 +98,10 @@ def _validate(table: Any, path: Path) -> dict[str, Any]:
             if not isinstance(value, str) or not is_dotted_name(value):
                 raise ConfigError(f"{where}: '{key}' must be a dotted module name")
             out[key] = value
+        elif key in _SECONDS_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigError(f"{where}: '{key}' must be a number of seconds (0: no limit)")
+            out[key] = float(value)
         else:
             known = ", ".join(KNOWN_KEYS)
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {known})")
@@ -104,8 +112,8 @@ def load_config(start: Path) -> tuple[dict[str, Any], Path | None]:
     """The validated ``[tool.ssot-codemod]`` settings found from *start*, and their file.
 
     Keys keep the TOML spelling (``select``, ``ignore``, ``exclude``, ``extend-exclude``,
-    ``unsafe-fixes``, ``force-exclude``, ``helper-module``); only keys present in the file are
-    returned.
+    ``unsafe-fixes``, ``force-exclude``, ``helper-module``, ``file-timeout``); only keys present in
+    the file are returned.
     ``({}, None)`` when there is no configuration. Raises :class:`ConfigError`.
     """
     found = find_config(start)

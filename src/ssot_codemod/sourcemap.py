@@ -15,6 +15,7 @@ import re
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # internal, but stable since LibCST 0.3
 
+# Linear: the alternatives start with distinct characters; `\n?` is a single optional one.
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 

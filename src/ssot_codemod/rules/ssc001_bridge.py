@@ -23,9 +23,22 @@ from ssot_codemod.rules._common import (
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
-# `callee(  # comment\n  (recv . asyncSetUpClass ( )` and friends; comments may sit in between.
+# Every pattern here runs over whole files: each is linear by construction (see "Linear-time
+# gates" in docs/architecture.md): no two neighbouring quantified parts can match the same
+# character, and no repeated part can restart inside what an earlier attempt already scanned.
+#
+# `callee( ( recv . asyncSetUpClass (`: the hook as first argument, with only whitespace,
+# parentheses or backslash continuations in between. `\b` starts an attempt only at a word's
+# first character; `\s*\(` / `[\s(\\]*` / `\w+` / `\s*\.` alternate between disjoint classes.
 _HOOK_AS_ARGUMENT = re.compile(
-    rb"(?P<callee>\w+)\s*\(\s*(?:#[^\n]*\s*)*\(*\s*\w+\s*\.\s*async(?:SetUp|TearDown)\w*\s*\("
+    rb"\b(?P<callee>\w+)\s*\([\s(\\]*\w+\s*\.\s*async(?:SetUp|TearDown)\w*\s*\("
+)
+# ... and when comments sit in between (`callee(  # why\n    self.asyncSetUp()`): a real
+# comment ends its line, so the hook then starts a line and the last non-blank line before it
+# holds a `#`. An attempt starts at a line's *last* `#` (`[^#\r\n]*` cannot pass another one),
+# so no two attempts scan the same comment; the callee is not checked (the engine decides).
+_HOOK_AFTER_COMMENT = re.compile(
+    rb"#[^#\r\n]*[\r\n][\s(\\]*\w+\s*\.\s*async(?:SetUp|TearDown)\w*\s*\("
 )
 
 # Loose shapes (see _LooseBridgeFinder) need a runner in the file: run_until_complete or a
@@ -44,10 +57,11 @@ def _without_helper(data: bytes) -> bytes:
     return data[: found.start()] + (data[end.start() :] if end else b"")
 
 
-_RUNNER_WORD = re.compile(rb"run_until_complete|\brun\s*\(")
-# ... and a hook called with no arguments, or fetched with getattr.
+_RUNNER_WORD = re.compile(rb"run(?:_until_complete|(?<=\brun)\s*\()")
+# ... and a hook called with no arguments (a comment right after `(` counts: its end cannot be
+# found without rescanning it), or fetched with getattr.
 _LOOSE_HOOK = re.compile(
-    rb"\.\s*async(?:SetUp|TearDown)\w*\s*\(\s*(?:#[^\n]*\s*)*\)"
+    rb"\.\s*async(?:SetUp|TearDown)\w*\s*\(\s*[)#]"
     rb"|getattr\s*\(\s*\w+\s*,\s*[\"']async(?:SetUp|TearDown)\w*[\"']"
 )
 
@@ -94,10 +108,12 @@ class BridgeRule(Rule):
         data = _without_helper(data)
         if _RUNNER_WORD.search(data) is not None and _LOOSE_HOOK.search(data) is not None:
             return True  # a bridge in a shape that is only reported may be there
-        return any(
+        if any(
             match.group("callee") != HELPER_NAME.encode()
             for match in _HOOK_AS_ARGUMENT.finditer(data)
-        )
+        ):
+            return True
+        return _HOOK_AFTER_COMMENT.search(data) is not None
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():

@@ -18,8 +18,15 @@ from ssot_codemod.rules._common import bridges_in, first_param, is_async, source
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
+# Linear by construction (docs/architecture.md, "Linear-time gates"): each starts at a literal
+# and alternates between disjoint classes (`\s` / a literal / `\s` ...).
 _ASYNC_HOOK_DEF = re.compile(rb"async\s+def\s+async(?:SetUp|TearDown)\b")
 _SYNC_CALL = re.compile(rb"\.\s*(?:setUp|tearDown)\s*\(\s*\)")
+# `super(...)` holds no parenthesis: `[^()]*` stops at the next one, so attempts from a run of
+# `super(super(super(` (in a long string, say) never rescan each other's text.
+_SUPER_SYNC_CALL = {
+    name: re.compile(rf"super\([^()]*\)\s*\.\s*{name}\s*\(") for name in ("setUp", "tearDown")
+}
 
 SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}
 
@@ -222,7 +229,7 @@ def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: st
             continue
         if any(b.hook == hook for b in bridges_in(node, index)):
             return True
-        if not re.search(rf"super\([^)]*\)\s*\.\s*{sync_name}\s*\(", index.code_for(node)):
+        if not _SUPER_SYNC_CALL[sync_name].search(index.code_for(node)):
             return False
     return False
 
