@@ -25,7 +25,8 @@ TABLE = "ssot-codemod"
 _LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude")
 _BOOL_KEYS = ("unsafe-fixes",)
 _STR_KEYS = ("helper-module",)
-KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS)
+_PATH_KEYS = ("cache-dir",)  # relative to the directory of the pyproject.toml
+KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS, *_PATH_KEYS)
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -94,6 +95,10 @@ def _validate(table: Any, path: Path) -> dict[str, Any]:
             if not isinstance(value, str) or not is_dotted_name(value):
                 raise ConfigError(f"{where}: '{key}' must be a dotted module name")
             out[key] = value
+        elif key in _PATH_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: '{key}' must be a non-empty path")
+            out[key] = value
         else:
             known = ", ".join(KNOWN_KEYS)
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {known})")
@@ -104,7 +109,7 @@ def load_config(start: Path) -> tuple[dict[str, Any], Path | None]:
     """The validated ``[tool.ssot-codemod]`` settings found from *start*, and their file.
 
     Keys keep the TOML spelling (``select``, ``ignore``, ``exclude``, ``extend-exclude``,
-    ``unsafe-fixes``, ``helper-module``); only keys present in the file are returned.
+    ``unsafe-fixes``, ``helper-module``, ``cache-dir``); only keys present in the file are returned.
     ``({}, None)`` when there is no configuration. Raises :class:`ConfigError`.
     """
     found = find_config(start)
