@@ -232,6 +232,7 @@ class ResultsCache:
         )
         self.pack = directory / f"{_PACK_PREFIX}{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
         self.today = int(time.time()) // _DAY
+        self._cwd = os.getcwd()  # paths are keyed absolute; one getcwd, not one per file
         self.hits = 0
         self.misses = 0
         self._entries, self._loaded_stat = self._load()
@@ -272,7 +273,7 @@ class ResultsCache:
         self, path: Path | str, data: bytes, context: bytes | str = b""
     ) -> CachedResult | None:
         """The cached result for *path* if it was computed from these bytes and this context."""
-        key = os.path.abspath(path)
+        key = os.path.join(self._cwd, path)
         wanted = (_sha1(data), len(data), _context_digest(context))
         entry = self._entries.get(key)
         if entry is not None and _valid_entry(entry) and (entry[0], entry[1], entry[2]) == wanted:
@@ -294,7 +295,7 @@ class ResultsCache:
         Only paths that missed in this run's :meth:`lookup` are stored (the key is the bytes it
         saw), and only statuses in :data:`CachedStatus`. Returns whether it was stored.
         """
-        key = os.path.abspath(path)
+        key = os.path.join(self._cwd, path)
         seen = self._missed.get(key)
         if seen is None or result.status not in _STATUSES:
             return False
