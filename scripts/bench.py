@@ -278,6 +278,46 @@ def bench_stdlib(report: Report, work: Path, runs: int, quick: bool) -> None:
     ratio_target(report, "warm `check` on the stdlib ≤ 1× ruff cold", warm, rf, 1)
 
 
+def bench_profile(report: Report, work: Path, quick: bool) -> None:
+    """Where a cold ``check -j 1`` on the stdlib spends its time (cProfile, cumulative)."""
+    import pstats
+
+    paths = stdlib_paths(quick)
+    out = work / "check.prof"
+    cmd = [PY, "-m", "cProfile", "-o", str(out), "-m", "ssot_codemod",
+           "check", "--quiet", "--no-cache", "-j", "1", *paths]  # fmt: skip
+    subprocess.run(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    stats = pstats.Stats(str(out))
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = max(ct for _, _, _, ct, _ in raw.values())
+    ours: list[tuple[float, int, str]] = []
+    libcst_import = 0.0
+    for (filename, line, name), (_, calls, _, cumtime, _) in raw.items():
+        posix = filename.replace(os.sep, "/")
+        if posix.endswith("/libcst/__init__.py") and name == "<module>":
+            libcst_import = cumtime
+        elif "/ssot_codemod/" in posix and not posix.endswith(("/cli.py", "/__main__.py")):
+            where = posix.split("/ssot_codemod/", 1)[1]
+            ours.append((cumtime, calls, f"`{where}:{line}({name})`"))
+    ours.sort(reverse=True)
+    report.add(
+        "### Where the time goes (cold `check --no-cache -j 1`, cProfile)",
+        "",
+        f"Profiled total {total:.2f} s (profiling slows Python code down; the shares matter). "
+        f"`import libcst` alone: {libcst_import:.2f} s. Our functions by cumulative time (nested "
+        "calls are counted in their callers too):",
+        "",
+        "| function | calls | cumulative | share |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {calls:,} | {ct:.2f} s | {ct / total:.0%} |"
+            for ct, calls, name in ours[:18]
+        ),
+        "",
+    )
+
+
 def generate_tree(out: Path, files: int, seed: int) -> None:
     """One generated monorepo: SSOT-shaped when the generator offers ``--ssot``, else plain."""
     script = HERE / "gen_monorepo.py"
@@ -474,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if "stdlib" in only:
             bench_stdlib(report, work, runs, args.quick)
+            bench_profile(report, work, args.quick)
         if "monorepo" in only:
             bench_monorepo(report, work, runs, args.quick)
         if "apply" in only:
@@ -492,7 +533,9 @@ def main(argv: list[str] | None = None) -> int:
         f"- Python {platform.python_version()} ({PY}); LibCST {_version('libcst')}, "
         f"ruff {_version('ruff')}",
         f"- Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-        "(other work on this machine makes absolute times noisy; ratios are more stable)",
+        "(other work on this machine makes absolute times noisy; ratios are more stable, but "
+        "ruff and `apply` use both cores, so on a busy machine their times grow more than those "
+        "of single-process runs such as a warm `check`)",
         f"- Reproduce: `make bench` (= `.venv/bin/python scripts/bench.py --write BENCHMARKS.md`)"
         f"; this run took {total:.0f} s",
         f"- Runs per command: {runs} (median reported), except the `-j 1` variants and the "
