@@ -232,7 +232,10 @@ class ResultsCache:
         )
         self.pack = directory / f"{_PACK_PREFIX}{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
         self.today = int(time.time()) // _DAY
-        self._cwd = os.getcwd()  # paths are keyed absolute; one getcwd, not one per file
+        try:
+            self._cwd = os.getcwd()  # paths are keyed absolute; one getcwd, not one per file
+        except OSError:  # the current directory was removed: relative keys, fewer hits
+            self._cwd = ""
         self.hits = 0
         self.misses = 0
         self._entries, self._loaded_stat = self._load()
