@@ -264,7 +264,7 @@ def test_unusable_helper_module_blocks_the_rewrites_that_need_it(project: Path) 
 
 def test_check_never_creates_the_module(project: Path) -> None:
     before = snapshot(project)
-    assert run_cli("check", "--helper-module", "pkg.compat").exit_code == 1
+    assert run_cli("check", "--no-cache", "--helper-module", "pkg.compat").exit_code == 1
     assert snapshot(project) == before
 
 

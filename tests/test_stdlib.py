@@ -96,7 +96,7 @@ def watched() -> dict[Path, int]:
 
 def test_check_over_the_stdlib(watched: dict[Path, int]) -> None:
     before = side_effect_files()
-    proc, elapsed = run("check", "-v", "--output-format", "json")
+    proc, elapsed = run("check", "--no-cache", "-v", "--output-format", "json")
     errors = assert_clean_exit(proc, elapsed)
     assert errors == [], errors
     findings = sorted((f["path"], f["code"]) for f in json.loads(proc.stdout))

@@ -25,6 +25,7 @@ from ssot_codemod.types import EngineError, Finding
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from ssot_codemod.cache import ResultsCache
     from ssot_codemod.rules.base import Rule
 
 __all__ = [
@@ -96,6 +97,8 @@ class Options:
     project_root: Path | None = None
     # Per-file budget in seconds (prefilter + parse + rules + verify); None or 0: no limit.
     file_timeout: float | None = DEFAULT_FILE_TIMEOUT
+    # The results cache directory (check only; see ssot_codemod.cache); None: no cache.
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -468,6 +471,7 @@ def _run(
 
     helper = _HelperTarget.find(paths, options) if mode != "check" else None
     budget = options.file_timeout if options.file_timeout and options.file_timeout > 0 else None
+    cache = _open_cache(options, rules, mode)
 
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
@@ -479,6 +483,14 @@ def _run(
             data = path.read_bytes()
         except OSError as exc:
             results[index] = FileResult(path, "error", error=_read_error(exc))
+            tick()
+            continue
+        # project-view: pass the file's context fingerprint here (b"" until the index lands)
+        hit = cache.lookup(path, data, b"") if cache is not None else None
+        if hit is not None:
+            results[index] = FileResult(
+                path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
+            )
             tick()
             continue
         # The prefilter scans user text too, so it runs under the file's budget.
@@ -554,6 +566,8 @@ def _run(
         results[task.index], _ = _finish(path, outcome, originals[task.index], mode)
 
     ordered_results = [results[i] for i in range(total)]
+    if cache is not None:
+        _store_in_cache(cache, ordered_results)
     helper_path: Path | None = None
     if helper_result is not None:
         assert helper is not None
@@ -605,6 +619,35 @@ def _display(path: Path) -> str:
         return os.path.relpath(path).replace(os.sep, "/")
     except ValueError:
         return str(path)
+
+
+# results cache (ssot_codemod.cache): opened by _run for check, looked up per file, stored at
+# the end
+
+
+def _open_cache(
+    options: Options, rules: list[Rule], mode: Literal["check", "apply", "dry-run"]
+) -> ResultsCache | None:
+    """The results cache for this run: check only (apply must write, a dry run shows diffs)."""
+    if mode != "check" or options.cache_dir is None:
+        return None
+    from ssot_codemod.cache import ResultsCache
+
+    settings = {
+        "mode": mode,
+        "rules": sorted(rule.code for rule in rules),
+        "unsafe_fixes": options.unsafe_fixes,
+        "helper_module": options.helper_module,
+    }
+    return ResultsCache.open(options.cache_dir, settings)
+
+
+def _store_in_cache(cache: ResultsCache, files: list[FileResult]) -> None:
+    for file in files:
+        # An error may be transient (a worker crash, memory, a time budget): retried every run.
+        if file.status != "error":
+            cache.store(file.path, file)
+    cache.save()
 
 
 @dataclass

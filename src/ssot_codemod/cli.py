@@ -176,8 +176,13 @@ def _build_options(
     verbose: bool,
     force_exclude: bool | None = None,
     file_timeout: float | None = None,
+    cache: bool = False,
 ) -> Options:
-    """Merge configuration (nearest pyproject.toml from the first PATH) and flags; flags win."""
+    """Merge configuration (nearest pyproject.toml from the first PATH) and flags; flags win.
+
+    With *cache*, results are cached in ``cache-dir`` (relative to the configuration file) or
+    ``.ssot_codemod_cache`` next to it (without a configuration: in the current directory).
+    """
     start = paths[0] if paths else Path.cwd()
     try:
         config, config_path = load_config(start)
@@ -218,12 +223,20 @@ def _build_options(
         file_timeout=file_timeout
         if file_timeout is not None
         else config.get("file-timeout", DEFAULT_FILE_TIMEOUT),
+        cache_dir=_cache_dir(config, config_path) if cache else None,
     )
     try:
         resolve_rules(options)
     except ValueError as exc:
         _usage_error(" ".join(str(exc).split()))
     return options
+
+
+def _cache_dir(config: dict[str, Any], config_path: Path | None) -> Path:
+    from ssot_codemod.cache import DEFAULT_CACHE_DIR
+
+    base = config_path.parent if config_path is not None else Path.cwd()
+    return base / str(config.get("cache-dir", DEFAULT_CACHE_DIR))
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,6 +395,11 @@ def cli() -> None:
     show_default=True,
     help="How findings are printed on stdout.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither read nor write the results cache (.ssot_codemod_cache, or cache-dir).",
+)
 @_display_options
 def check(
     paths: tuple[Path, ...],
@@ -394,11 +412,15 @@ def check(
     helper_module: str | None,
     file_timeout: float | None,
     output_format: str,
+    no_cache: bool,
     quiet: bool,
     verbose: bool,
     no_color: bool,
 ) -> None:
-    """Report findings under PATH (default: .) without writing anything.
+    """Report findings under PATH (default: .) without changing them.
+
+    Results are cached in .ssot_codemod_cache/ (or cache-dir) so that a second check over
+    unchanged files is fast; --no-cache writes nothing at all.
 
     Exit status: 0 nothing found, 1 findings, 2 usage error or a file could not be processed.
 
@@ -420,6 +442,7 @@ def check(
         jobs=jobs,
         verbose=verbose,
         file_timeout=file_timeout,
+        cache=not no_cache,
     )
     targets = list(paths) or [Path(".")]
     result = _run_with_progress(

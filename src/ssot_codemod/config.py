@@ -26,7 +26,8 @@ _LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude")
 _BOOL_KEYS = ("unsafe-fixes", "force-exclude")
 _STR_KEYS = ("helper-module",)
 _SECONDS_KEYS = ("file-timeout",)  # a number >= 0; 0 means no limit
-KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS, *_SECONDS_KEYS)
+_PATH_KEYS = ("cache-dir",)  # relative to the directory of the pyproject.toml
+KNOWN_KEYS: tuple[str, ...] = (*_LIST_KEYS, *_BOOL_KEYS, *_STR_KEYS, *_SECONDS_KEYS, *_PATH_KEYS)
 
 # Linear by construction: `[A-Za-z0-9_]*` and `\.` are disjoint, and an attempt starts only
 # where no name character precedes (were it ever searched instead of matched at 0, a long word
@@ -102,6 +103,10 @@ def _validate(table: Any, path: Path) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigError(f"{where}: '{key}' must be a number of seconds (0: no limit)")
             out[key] = float(value)
+        elif key in _PATH_KEYS:
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: '{key}' must be a non-empty path")
+            out[key] = value
         else:
             known = ", ".join(KNOWN_KEYS)
             raise ConfigError(f"{where}: unknown key '{key}' (known keys: {known})")
@@ -112,8 +117,8 @@ def load_config(start: Path) -> tuple[dict[str, Any], Path | None]:
     """The validated ``[tool.ssot-codemod]`` settings found from *start*, and their file.
 
     Keys keep the TOML spelling (``select``, ``ignore``, ``exclude``, ``extend-exclude``,
-    ``unsafe-fixes``, ``force-exclude``, ``helper-module``, ``file-timeout``); only keys present in
-    the file are returned.
+    ``unsafe-fixes``, ``force-exclude``, ``helper-module``, ``file-timeout``, ``cache-dir``);
+    only keys present in the file are returned.
     ``({}, None)`` when there is no configuration. Raises :class:`ConfigError`.
     """
     found = find_config(start)

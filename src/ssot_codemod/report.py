@@ -144,6 +144,8 @@ def _sorted_findings(
 ) -> list[tuple[str, Finding]]:
     out: list[tuple[str, Finding]] = []
     for file in result.files:
+        if not file.findings:
+            continue  # display_path costs a getcwd and a relpath: not for every clean file
         shown = display_path(file.path)
         for finding in sorted(file.findings, key=lambda f: (f.line, f.column, f.code)):
             if not (unapplied_only and finding.applied):
