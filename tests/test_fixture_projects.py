@@ -1,0 +1,264 @@
+"""Multi-module fixture projects under tests/fixtures/projects/<name>/, through the library API.
+
+Each project has:
+
+- ``input/``: the project tree (flat, ``src/`` layout, package chains, relative imports,
+  re-exports, aliases, cycles, diamonds, same-named classes, namespace packages, bases that
+  cannot be resolved, near misses);
+- ``check.txt`` / ``check-unsafe.txt``: the exact findings of ``check`` (without / with
+  ``--unsafe-fixes``), one ``relpath:line:col CODE fix applied|reported`` per line, sorted by
+  path, line and column;
+- ``apply/`` / ``apply-unsafe/``: the expected content of every file ``apply`` (without / with
+  ``--unsafe-fixes``) changes; every other file must stay byte-identical (``.keep`` only keeps
+  the directory in git).
+
+Every run works on a temporary copy. Besides the expected trees, each run checks that a second
+``apply`` changes nothing, that ``revert`` restores every touched file byte for byte, and that
+``check FILE`` gives each file exactly the findings it gets when the whole project is checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ssot_codemod.api import Options, RunResult, apply_paths, check_paths, revert_paths
+from ssot_codemod.config import load_config
+from ssot_codemod.types import Finding
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+PLACEHOLDER = ".keep"
+# What apply may leave beside the files it changed (backups and its journal).
+APPLY_LEFTOVERS = (".backup", ".ssot-codemod.journal")
+CLI_TIMEOUT = 120
+
+
+def _projects() -> list[str]:
+    return sorted(p.name for p in PROJECTS.iterdir() if (p / "input").is_dir())
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file under *root* (relative POSIX path -> bytes), bytecode caches skipped."""
+    out: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or "__pycache__" in rel.parts:
+            continue
+        out[rel.as_posix()] = path.read_bytes()
+    return out
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    root = tmp_path / name
+    shutil.copytree(PROJECTS / name / "input", root)
+    return root
+
+
+def _options(root: Path, *, unsafe: bool) -> Options:
+    """Options as the CLI builds them for *root*: its pyproject.toml, if any, is honoured.
+
+    ``[tool.ssot-codemod] src`` (import roots, as in ruff) is passed on under whichever name the
+    Options field has; with no such field the configured_src project fails, as it should.
+    """
+    config, config_path = load_config(root)
+    extra: dict[str, Any] = {}
+    if "src" in config:
+        fields = {f.name for f in dataclasses.fields(Options)}
+        for name in ("src", "src_roots", "import_roots"):
+            if name in fields:
+                extra[name] = tuple(config["src"])
+                break
+    return Options(
+        unsafe_fixes=unsafe,
+        jobs=1,
+        exclude_base=config_path.parent if config_path is not None else None,
+        project_root=root,
+        **extra,
+    )
+
+
+def _rel(root: Path, path: Path) -> str:
+    return Path(os.path.realpath(path)).relative_to(os.path.realpath(root)).as_posix()
+
+
+def _line(rel: str, finding: Finding) -> str:
+    status = "applied" if finding.applied else "reported"
+    return f"{rel}:{finding.line}:{finding.column} {finding.code} {finding.fix} {status}"
+
+
+def _findings_text(root: Path, result: RunResult) -> str:
+    rows = sorted(
+        (_rel(root, path), f.line, f.column, f.code, _line(_rel(root, path), f))
+        for path, f in result.findings
+    )
+    return "".join(row[-1] + "\n" for row in rows)
+
+
+def _no_errors(result: RunResult) -> None:
+    problems = [(f.path, f.status, f.error) for f in result.failed]
+    assert not problems and not result.discovery_errors, (problems, result.discovery_errors)
+
+
+def _expected_tree(name: str, mode: str) -> dict[str, bytes]:
+    """The input tree with the files under ``<mode>/`` replaced by their expected content."""
+    tree = _tree(PROJECTS / name / "input")
+    for rel, data in _tree(PROJECTS / name / mode).items():
+        if rel == PLACEHOLDER:
+            continue
+        assert rel in tree, f"{mode}/{rel} names no file of input/"
+        tree[rel] = data
+    return tree
+
+
+def _without_leftovers(tree: dict[str, bytes]) -> dict[str, bytes]:
+    return {
+        rel: data
+        for rel, data in tree.items()
+        if not rel.endswith(APPLY_LEFTOVERS) and not rel.startswith(".ssot-codemod/")
+    }
+
+
+@pytest.mark.parametrize("name", _projects())
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_check(name: str, unsafe: bool, tmp_path: Path) -> None:
+    root = _copy(name, tmp_path)
+    before = _tree(root)
+    result = check_paths([root], _options(root, unsafe=unsafe))
+    _no_errors(result)
+    expected = (PROJECTS / name / ("check-unsafe.txt" if unsafe else "check.txt")).read_text()
+    assert _findings_text(root, result) == expected
+    assert _tree(root) == before, "check must never write"
+
+
+@pytest.mark.parametrize("name", _projects())
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_apply_then_revert(name: str, unsafe: bool, tmp_path: Path) -> None:
+    mode = "apply-unsafe" if unsafe else "apply"
+    root = _copy(name, tmp_path)
+    original = _tree(root)
+    expected = _expected_tree(name, mode)
+    options = _options(root, unsafe=unsafe)
+
+    result = apply_paths([root], options)
+    _no_errors(result)
+    after = _tree(root)
+    assert _without_leftovers(after) == expected
+    touched = sorted(rel for rel in expected if expected[rel] != original[rel])
+    changed = sorted(_rel(root, f.path) for f in result.files if f.status == "changed")
+    assert changed == touched
+    for rel in touched:
+        assert after[f"{rel}.backup"] == original[rel], f"{rel}.backup must hold the original"
+
+    again = apply_paths([root], options)
+    _no_errors(again)
+    assert not [f.path for f in again.files if f.status == "changed"], "apply is idempotent"
+    assert _without_leftovers(_tree(root)) == expected
+
+    reverted = revert_paths([root])
+    _no_errors(reverted)
+    assert sorted(_rel(root, f.path) for f in reverted.files if f.status == "reverted") == touched
+    assert _without_leftovers(_tree(root)) == original
+    assert not [rel for rel in _tree(root) if rel.endswith(".backup")]
+
+
+def _by_file(root: Path, result: RunResult) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for path, finding in result.findings:
+        out.setdefault(_rel(root, path), []).append(finding)
+    return out
+
+
+@pytest.mark.parametrize("name", _projects())
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_check_file_equals_slice_of_check_project(name: str, unsafe: bool, tmp_path: Path) -> None:
+    """pre-commit passes only changed files: each gets what it gets in a whole-project run.
+
+    With ``--unsafe-fixes``, whether a root fix is *applied* may depend on whether the root's
+    file is named too (only named files are written), so that flag is compared without it.
+    """
+    root = _copy(name, tmp_path)
+    options = _options(root, unsafe=unsafe)
+    whole = _by_file(root, check_paths([root], options))
+
+    def key(f: Finding) -> tuple[Any, ...]:
+        return dataclasses.astuple(dataclasses.replace(f, applied=False) if unsafe else f)
+
+    mismatches = []
+    for rel in sorted(p for p in _tree(root) if p.endswith(".py")):
+        alone = check_paths([root / rel], options)
+        _no_errors(alone)
+        got = [key(f) for f in _by_file(root, alone).get(rel, [])]
+        want = [key(f) for f in whole.get(rel, [])]
+        if got != want:
+            mismatches.append((rel, want, got))
+    assert not mismatches, "\n".join(f"{r}:\n  project: {w}\n  alone:   {g}" for r, w, g in mismatches)
+
+
+@pytest.mark.parametrize("name", _projects())
+def test_apply_named_file_writes_only_that_file(name: str, tmp_path: Path) -> None:
+    """``apply FILE`` writes FILE's expected rewrite (found through the project) and nothing else."""
+    expected = _expected_tree(name, "apply")
+    original = _tree(PROJECTS / name / "input")
+    touched = [rel for rel in expected if expected[rel] != original[rel]]
+    for rel in touched:
+        root = _copy(name, tmp_path / rel.replace("/", "_"))
+        _no_errors(apply_paths([root / rel], _options(root, unsafe=False)))
+        want = dict(original)
+        want[rel] = expected[rel]
+        assert _without_leftovers(_tree(root)) == want, rel
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "NO_COLOR"))}
+    env["NO_COLOR"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "ssot_codemod", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", _projects())
+def test_cli_json_matches_check_txt(name: str, tmp_path: Path) -> None:
+    """The CLI, run from the project root (it reads pyproject.toml itself), agrees with check.txt."""
+    root = _copy(name, tmp_path)
+    proc = _cli("check", "--output-format", "json", "-j", "1", ".", cwd=root)
+    expected = (PROJECTS / name / "check.txt").read_text()
+    assert proc.returncode == (1 if expected else 0), proc.stderr
+    rows = sorted(
+        (Path(item["path"]).as_posix(), item["line"], item["column"], item["code"], item["fix"])
+        for item in json.loads(proc.stdout)
+    )
+    want = [line.split(" ")[:3] for line in expected.splitlines()]
+    got = [[f"{p}:{line}:{col}", code, fix] for p, line, col, code, fix in rows]
+    assert got == want
+
+
+UNRESOLVED = {
+    "unresolvable": ("AsyncishCase", "Nope", "NotDefinedThere", "Dynamic"),
+    "import_cycle": ("Loop1",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNRESOLVED))
+def test_verbose_names_every_unresolved_base(name: str, tmp_path: Path) -> None:
+    """No silent misses: a class whose base cannot be resolved is named in --verbose."""
+    root = _copy(name, tmp_path)
+    proc = _cli("check", "--verbose", "-j", "1", ".", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    output = proc.stdout + proc.stderr
+    missing = [base for base in UNRESOLVED[name] if base not in output]
+    assert not missing, output
