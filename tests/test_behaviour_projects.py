@@ -124,7 +124,7 @@ class ServiceTestCase(btc.SSotAsyncTestCase):
 '''
 
 # The subclass re-enters setUp from its own asyncSetUp: the bridge lives in another module.
-REENTRY = '''from framework.ssot.base_test_case import SSotAsyncTestCase, record
+REENTRY = """from framework.ssot.base_test_case import SSotAsyncTestCase, record
 
 
 class TestReentry(SSotAsyncTestCase):
@@ -142,9 +142,9 @@ class TestReentry(SSotAsyncTestCase):
     def test_sync_ready(self):
         record("ran", self.id())
         self.assertTrue(self.sync_ready)
-'''
+"""
 
-CANARIES = '''from unittest.mock import patch
+CANARIES = """from unittest.mock import patch
 
 import pytest
 
@@ -171,7 +171,7 @@ class TestCanaries(ServiceTestCase):
         record("ran", self.id())
         self.assertEqual(self.make_service()["name"], "svc")
         self.assertTrue(self.async_ready)
-'''
+"""
 
 FILES = {
     "pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",

@@ -199,12 +199,13 @@ def test_check_file_equals_slice_of_check_project(name: str, unsafe: bool, tmp_p
         want = [key(f) for f in whole.get(rel, [])]
         if got != want:
             mismatches.append((rel, want, got))
-    assert not mismatches, "\n".join(f"{r}:\n  project: {w}\n  alone:   {g}" for r, w, g in mismatches)
+    report = (f"{r}:\n  project: {w}\n  alone:   {g}" for r, w, g in mismatches)
+    assert not mismatches, "\n".join(report)
 
 
 @pytest.mark.parametrize("name", _projects())
 def test_apply_named_file_writes_only_that_file(name: str, tmp_path: Path) -> None:
-    """``apply FILE`` writes FILE's expected rewrite (found through the project) and nothing else."""
+    """``apply FILE`` writes FILE's expected rewrite (found through the project), nothing else."""
     expected = _expected_tree(name, "apply")
     original = _tree(PROJECTS / name / "input")
     touched = [rel for rel in expected if expected[rel] != original[rel]]
@@ -233,7 +234,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("name", _projects())
 def test_cli_json_matches_check_txt(name: str, tmp_path: Path) -> None:
-    """The CLI, run from the project root (it reads pyproject.toml itself), agrees with check.txt."""
+    """The CLI, run from the project root (it reads pyproject.toml), agrees with check.txt."""
     root = _copy(name, tmp_path)
     proc = _cli("check", "--output-format", "json", "-j", "1", ".", cwd=root)
     expected = (PROJECTS / name / "check.txt").read_text()
