@@ -25,6 +25,8 @@ from ssot_codemod.types import EngineError, Finding
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.run import ProjectReport
     from ssot_codemod.rules.base import Rule
 
 __all__ = [
@@ -79,6 +81,11 @@ class Options:
     # Where --helper-module is resolved (the config file's directory); None: derived from the
     # PATHs (see helper_module.project_root).
     project_root: Path | None = None
+    # Configured import roots (``src = [...]``), absolute; the project view also uses the
+    # project root, ``src/`` and each file's package chain.
+    src: tuple[Path, ...] = ()
+    # False: the single-file view (no project index); for comparisons and debugging.
+    project_view: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,8 @@ class RunResult:
     elapsed: float = 0.0
     # The --helper-module file, when this run created or extended it (or would, in a dry run).
     helper_module_path: Path | None = None
+    # The project view: never-run tests grouped by root class, unresolved bases, skipped tests.
+    project: ProjectReport | None = None
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -171,6 +180,8 @@ class _Task:
     unsafe_fixes: bool
     helper_module: str | None
     fix: bool = True  # False for check: findings only, no rewrite to build and verify
+    # What the project index knows about the other files, for this one (None: single file).
+    context: ProjectContext | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,7 @@ def _compute(task: _Task) -> _Computed:
             helper_module=task.helper_module,
             fix=task.fix,
             prefiltered=True,
+            context=task.context,
         )
         if not result.changed:
             return _Computed(task.index, findings=result.findings)
@@ -363,6 +375,11 @@ def _run(
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
     tasks: list[_Task] = []
+    # First pass: read and prefilter every file; keep the bytes of candidates and of files the
+    # project index will want (only those: a big tree must not sit in memory).
+    use_project = options.project_view and bool(rules)
+    kept: dict[str, bytes] = {}
+    pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
     for index, path in enumerate(discovery.files):
         if helper is not None and helper.is_file(path):
             helper.index = index
@@ -373,10 +390,30 @@ def _run(
             tick()
             continue
         matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
+        if use_project and _ProjectView.wants(data):
+            kept[os.path.abspath(path)] = data
+        pending.append((index, path, data if matched else None, matched))
+        if not use_project and not matched:
+            results[index] = FileResult(path, "unchanged")
+            tick()
+            pending.pop()
+    project = _ProjectView.build(paths, discovery.files, kept, options) if use_project else None
+    for index, path, maybe_data, matched in pending:
+        if project is not None:
+            extra = project.extra_codes(path)
+            matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
         if not matched:
             results[index] = FileResult(path, "unchanged")
             tick()
             continue
+        data = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
+        if data is None:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                results[index] = FileResult(path, "error", error=_read_error(exc))
+                tick()
+                continue
         originals[index] = data
         # The helper module itself must not import the helper from itself: it gets the helper
         # inline, as without --helper-module.
@@ -392,6 +429,7 @@ def _run(
                 options.unsafe_fixes,
                 helper_module,
                 fix=mode != "check",
+                context=project.context_for(path) if project is not None else None,
             )
         )
 
@@ -447,7 +485,67 @@ def _run(
         discovery.errors,
         time.perf_counter() - started,
         helper_module_path=helper_path,
+        project=project.report() if project is not None else None,
     )
+
+
+@dataclass
+class _ProjectView:
+    """The run's project index and what the files named in this run may write."""
+
+    index: Any  # project.index.ProjectIndex (imported lazily)
+    named: tuple[str, ...]
+    unsafe_fixes: bool
+
+    @classmethod
+    def build(
+        cls,
+        paths: Sequence[Path | str],
+        files: Sequence[Path],
+        data: dict[str, bytes],
+        options: Options,
+    ) -> _ProjectView | None:
+        if not options.project_view or not files:
+            return None
+        from ssot_codemod.files import discover
+        from ssot_codemod.project.index import ProjectIndex
+        from ssot_codemod.project.run import needs_whole_project, project_root
+
+        as_paths = [Path(p) for p in paths]
+        root = project_root(as_paths, options.project_root)
+        named = tuple(os.path.abspath(f) for f in files)
+        everything: list[str] = list(named)
+        if needs_whole_project(as_paths):
+            # Files named one by one (pre-commit): read the rest of the project as well, so
+            # they get the findings a scan of the whole project gives them.
+            walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
+            everything.extend(os.path.abspath(f) for f in walked.files)
+        index = ProjectIndex.build(root, everything, src=options.src, data=data)
+        return cls(index, named, options.unsafe_fixes)
+
+    @staticmethod
+    def wants(data: bytes) -> bool:
+        """Whether the index will parse this file whatever the run asks (kept in memory)."""
+        from ssot_codemod.project.run import index_wants
+
+        return index_wants(data)
+
+    def extra_codes(self, path: Path) -> set[str]:
+        from ssot_codemod.project.run import extra_codes
+
+        return extra_codes(self.index, os.fspath(path))
+
+    def context_for(self, path: Path) -> ProjectContext:
+        context: ProjectContext = self.index.context_for(
+            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=frozenset(self.named)
+        )
+        return context
+
+    def report(self) -> ProjectReport:
+        from ssot_codemod.project.run import report
+
+        result: ProjectReport = report(self.index, self.named)
+        return result
 
 
 def _finish(

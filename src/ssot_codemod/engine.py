@@ -11,6 +11,7 @@ import libcst as cst
 
 from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.module_edits import add_helper_and_imports
+from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import EngineError, Finding, FixResult
@@ -29,12 +30,15 @@ def fix_source(
     helper_module: str | None = None,
     fix: bool = True,
     prefiltered: bool = False,
+    context: ProjectContext | None = None,
 ) -> FixResult:
     """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
 
     ``prefiltered=True`` says the caller already kept only the rules whose ``could_match``
     accepted these bytes (the api does, to choose the files worth parsing).
     With ``fix=False`` (``check``) only the findings are computed; ``code`` is the source.
+    ``context`` is what the project index knows about the other files (bases defined there);
+    without it, anything outside this module is unknown (the single-file view).
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
     result = _run(
@@ -44,9 +48,16 @@ def fix_source(
         helper_module=helper_module,
         fix=fix,
         prefiltered=prefiltered,
+        context=context,
     )
     if result.changed:
-        _verify(result, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
+        _verify(
+            result,
+            rules=rules,
+            unsafe_fixes=unsafe_fixes,
+            helper_module=helper_module,
+            context=context,
+        )
     return result
 
 
@@ -58,6 +69,7 @@ def _run(
     helper_module: str | None,
     fix: bool = True,
     prefiltered: bool = False,
+    context: ProjectContext | None = None,
 ) -> FixResult:
     selected = ALL_RULES if rules is None else rules
     if prefiltered:
@@ -70,7 +82,7 @@ def _run(
 
     module = _parse(source)
     plan = Plan(unsafe_fixes=unsafe_fixes)
-    index = ModuleIndex(module)
+    index = ModuleIndex(module, context)
     for rule in candidates:
         rule.analyze(module, index, plan)
     if not plan.findings:
@@ -221,6 +233,7 @@ def _verify(
     rules: Sequence[Rule] | None,
     unsafe_fixes: bool,
     helper_module: str | None,
+    context: ProjectContext | None,
 ) -> None:
     """A rewrite is written only if it compiles and a second pass changes nothing."""
     try:
@@ -231,7 +244,11 @@ def _verify(
         ) from None
     try:
         again = _run(
-            result.code, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module
+            result.code,
+            rules=rules,
+            unsafe_fixes=unsafe_fixes,
+            helper_module=helper_module,
+            context=context,
         )
     except EngineError as exc:
         raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
