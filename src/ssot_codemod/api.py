@@ -520,7 +520,8 @@ class _ProjectView:
             # they get the findings a scan of the whole project gives them.
             walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
             everything.extend(os.path.abspath(f) for f in walked.files)
-        index = ProjectIndex.build(root, everything, src=options.src, data=data)
+        src = [root / entry for entry in options.src]  # relative entries: to the project
+        index = ProjectIndex.build(root, everything, src=src, data=data)
         return cls(index, named, options.unsafe_fixes)
 
     @staticmethod

@@ -179,8 +179,10 @@ class ProjectIndex:
         return summary
 
     def relpath(self, path: str) -> str:
+        """How messages show a path: relative to the current directory, like the report
+        (so a file gets the same messages whichever PATHs name it)."""
         try:
-            rel = os.path.relpath(path, self.root)
+            rel = os.path.relpath(path)
         except ValueError:
             rel = path
         return rel.replace(os.sep, "/")
@@ -486,7 +488,7 @@ class ProjectIndex:
         if "::" not in ident:
             return None
         rel, name = ident.rsplit("::", 1)
-        found = self._classes.get((os.path.normpath(os.path.join(self.root, rel)), name))
+        found = self._classes.get((os.path.abspath(rel), name))
         return found if isinstance(found, _Class) else None
 
     def ancestors(self, data: ExternalClass) -> list[ExternalClass]:

@@ -111,7 +111,7 @@ def _root_files(index: ProjectIndex) -> set[str]:
         for item in index.never_run():
             shown = index.root_display(item.root)
             if shown is not None:
-                cached.add(os.path.normpath(os.path.join(index.root, shown[1])))
+                cached.add(os.path.abspath(shown[1]))
         index.memo["root_files"] = cached
     return cached
 

@@ -12,6 +12,7 @@ from ssot_codemod.analysis import (
     ClassInfo,
     ModuleIndex,
     class_body,
+    decorators_transparent,
 )
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import bridges_in, has_async_runner_twin, is_async
@@ -53,23 +54,32 @@ class AsyncTestNeverRunsRule(Rule):
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         # Async tests a plain mixin (no TestCase base) lends to TestCase classes, by test node.
         lent: dict[int, tuple[cst.FunctionDef, str, list[str]]] = {}
+        # Local root classes already planned (form C happens once, at the root).
+        planned: dict[str, bool | None] = {}
         for info in index.classes.values():
             if not self._never_awaits(index, info):
                 continue
-            tests = _async_tests(info)
-            fix = self._plan_fix(index, info, plan) if tests else None
+            tests = _async_tests(index, info)
+            root = index.context.root(info.name) if info.module_scope else None
+            fix: bool | None = None
+            suffix = ""
+            if root is not None and _lists_testcase(index, info):
+                fix = self._plan_root(index, info, plan, planned)
+                self._report_root(info, root.tests, root.files, fix, plan)
+            if tests:
+                fix, suffix = self._fix_for(index, info, plan, planned)
             if not fix:  # once switched to IsolatedAsyncioTestCase, inherited tests run too
                 for test, mixin in _inherited_async_tests(index, info):
                     lent.setdefault(id(test), (test, mixin, []))[2].append(info.name)
-            if not tests:
-                continue
             for test in tests:
                 message = (
                     f"{info.name}.{test.name.value} is an async test in a unittest.TestCase "
                     "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
                     "reported PASSED without running"
                 )
-                if fix is None:
+                if suffix:
+                    message += suffix
+                elif fix is None:
                     message += (
                         "; make the class that lists unittest.TestCase an "
                         "IsolatedAsyncioTestCase by hand"
@@ -82,6 +92,73 @@ class AsyncTestNeverRunsRule(Rule):
                     applied=bool(fix),
                 )
         self._report_lent(lent, plan)
+
+    def _fix_for(
+        self,
+        index: ModuleIndex,
+        info: ClassInfo,
+        plan: Plan,
+        planned: dict[str, bool | None],
+    ) -> tuple[bool | None, str]:
+        """Form C for a class with never-run tests: at its root class, which may be this class,
+        another class of this module, or a class in another file (rebased in its own module).
+        Returns (fix: None = impossible, False = not enabled, True = planned; message suffix)."""
+        for key in index.mro(info) or ():
+            if key.startswith(LOCAL_PREFIX):
+                owner = index.classes[key[len(LOCAL_PREFIX) :]]
+                if not _lists_testcase(index, owner):
+                    continue
+                if owner is info:
+                    return self._plan_root(index, info, plan, planned), ""
+                fix = self._plan_root(index, owner, plan, planned)
+                if fix is None:
+                    return None, ""
+                return fix, f"; the fix rebases {owner.name}, the class that lists TestCase"
+            external = index.external_class(key)
+            if external is None or external.root is None:
+                continue
+            root = external.root
+            if external.root_blocker is not None:
+                return None, (
+                    f"; it never runs because `{root}` is a plain unittest.TestCase, which "
+                    f"cannot be rebased automatically ({external.root_blocker})"
+                )
+            return bool(external.rebased_root), (
+                f"; it never runs because `{root}` is a plain unittest.TestCase; "
+                "`apply --unsafe-fixes` rebases it, in its own module"
+            )
+        return self._plan_root(index, info, plan, planned), ""
+
+    def _plan_root(
+        self,
+        index: ModuleIndex,
+        info: ClassInfo,
+        plan: Plan,
+        planned: dict[str, bool | None],
+    ) -> bool | None:
+        if info.key not in planned:
+            planned[info.key] = self._plan_fix(index, info, plan)
+        return planned[info.key]
+
+    def _report_root(
+        self, info: ClassInfo, tests: int, files: int, fix: bool | None, plan: Plan
+    ) -> None:
+        message = (
+            f"{tests} async test(s) in {files} other file(s) never run because {info.name} is "
+            "a plain unittest.TestCase that they inherit; "
+        )
+        message += (
+            "`apply --unsafe-fixes` rebases it on IsolatedAsyncioTestCase (here, once)"
+            if fix is not None
+            else "make it an IsolatedAsyncioTestCase by hand"
+        )
+        plan.report(
+            self.code,
+            info.node,
+            message,
+            fix="unsafe" if fix is not None else "none",
+            applied=bool(fix),
+        )
 
     def _report_lent(
         self, lent: dict[int, tuple[cst.FunctionDef, str, list[str]]], plan: Plan
@@ -126,8 +203,11 @@ class AsyncTestNeverRunsRule(Rule):
         # The runner of IsolatedAsyncioTestCase runs asyncSetUp itself: the class's own bridge
         # must go. A bridge inherited from another class cannot be removed from here.
         removals: list[cst.CSTNode] = []
+        claims: list[cst.FunctionDef] = []
         for sync_name in ("setUp", "tearDown"):
             found = index.lookup(info, sync_name)
+            if found.external is not None and found.external.bridges and not found.external.gated:
+                return None  # a bridge inherited from another file: it would run twice
             if found.node is None:
                 continue
             bridges = [b for b in bridges_in(found.node, index) if b.hook.startswith("async")]
@@ -140,9 +220,11 @@ class AsyncTestNeverRunsRule(Rule):
                 if statement is None:
                     return None
                 removals.append(statement)
-            plan.claimed.add(id(found.node))
+            claims.append(found.node)
         if not plan.may_fix("unsafe"):
             return False
+        # Only a fix that happens claims the methods it edits (SSC003 then leaves them).
+        plan.claimed.update(id(node) for node in claims)
         plan.replace(base_arg.value, new_base[0])
         if new_base[1]:
             plan.imports.add(("unittest", TARGET_BASE))
@@ -151,16 +233,26 @@ class AsyncTestNeverRunsRule(Rule):
         return True
 
 
-def _async_tests(info: ClassInfo) -> list[cst.FunctionDef]:
+def _async_tests(index: ModuleIndex, info: ClassInfo) -> list[cst.FunctionDef]:
     return [
         stmt
         for stmt in class_body(info.node)
         if isinstance(stmt, cst.FunctionDef)
         and is_async(stmt)
         and stmt.name.value.startswith("test")
-        # A decorator often wraps a coroutine test into a sync one that does run.
-        and not stmt.decorators
+        # pytest marks and mock's patchers keep it a coroutine function; any other decorator
+        # may wrap it into a sync test that does run (said in --verbose by the project view).
+        and decorators_transparent([index.resolve(_callee(d.decorator)) for d in stmt.decorators])
     ]
+
+
+def _callee(expr: cst.BaseExpression) -> cst.BaseExpression:
+    return expr.func if isinstance(expr, cst.Call) else expr
+
+
+def _lists_testcase(index: ModuleIndex, info: ClassInfo) -> bool:
+    """The class names unittest.TestCase among its own bases (form C changes that base)."""
+    return any(index.resolve(arg.value) & TESTCASE_BASES for arg in info.node.bases)
 
 
 def _inherited_async_tests(
@@ -176,7 +268,9 @@ def _inherited_async_tests(
         owner = index.classes[key[len(LOCAL_PREFIX) :]]
         if owner is not info and not index.facts(owner).is_testcase:
             found.extend(
-                (test, owner.name) for test in _async_tests(owner) if test.name.value not in seen
+                (test, owner.name)
+                for test in _async_tests(index, owner)
+                if test.name.value not in seen
             )
         seen.update(owner.methods)
     return found
