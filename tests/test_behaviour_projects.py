@@ -6,6 +6,7 @@ The project (written into a temporary directory) has the framework in its own mo
 through a module alias, a test module whose ``asyncSetUp`` calls ``super().setUp()`` again
 (a re-entry whose bridge lives in another module), and a test module with canary async tests
 (plain, ``@pytest.mark.asyncio``, ``@patch``) that call ``self.fail`` and sync tests that pass.
+The plain base also bridges ``asyncTearDown`` in a ``tearDown`` the ``TestCase`` inherits.
 
 Each run happens in a subprocess (pytest strict and auto mode with pytest-timeout, and
 ``python -m unittest``). Instrumentation appends one line per event to ``$SSOT_PROJECT_LOG``:
@@ -84,6 +85,19 @@ class SSotBaseTestCase:
                 logger.error(f"asyncSetUp failed: {e}")
                 raise
 
+    def tearDown(self):
+        """Run the test's async teardown, then the SSOT teardown (inherited, not twinned)."""
+        if hasattr(self, "asyncTearDown") and asyncio.iscoroutinefunction(self.asyncTearDown):
+            try:
+                loop = asyncio.get_event_loop()
+                if loop.is_closed():
+                    raise RuntimeError("Event loop is closed")
+            except RuntimeError:
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.asyncTearDown())
+        record("teardown", self.id())
+
 
 class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):
     """SSOT base for tests with async fixtures."""
@@ -112,6 +126,10 @@ class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):
         record("asyncSetUp", self.id())
         await asyncio.sleep(0)
         self.async_ready = True
+
+    async def asyncTearDown(self):
+        record("asyncTearDown", self.id())
+        await asyncio.sleep(0)
 '''
 
 HELPERS = '''"""An intermediate base in another package, reached through a module alias."""
@@ -346,6 +364,8 @@ def test_after_apply_no_reentry_and_setup_runs_once(
     # The sync setup and asyncSetUp ran exactly once for every test, sync or async.
     assert run.by_test("setup") == once_each(ALL_NAMES), run.explain()
     assert run.by_test("asyncSetUp") == once_each(ALL_NAMES), run.explain()
+    assert run.by_test("asyncTearDown") == once_each(ALL_NAMES), run.explain()
+    assert run.by_test("teardown") == once_each(ALL_NAMES), run.explain()
     assert run.by_test("user-asyncSetUp") == once_each(("test_orders_empty", "test_sync_ready"))
     assert run.by_test("ran") == once_each(SYNC_NAMES), run.explain()
     # The canaries are still reported as passing without running: form A does not change that.
@@ -374,6 +394,10 @@ def test_after_unsafe_apply_canaries_run_and_fail(
     # the sync setup still exactly once.
     assert run.by_test("setup") == once_each(ALL_NAMES), run.explain()
     assert run.by_test("asyncSetUp") == once_each(ALL_NAMES), run.explain()
+    # The tearDown bridge SSotAsyncTestCase inherits from the plain base must not run
+    # asyncTearDown a second time once the runner awaits it; the sync teardown still runs.
+    assert run.by_test("asyncTearDown") == once_each(ALL_NAMES), run.explain()
+    assert run.by_test("teardown") == once_each(ALL_NAMES), run.explain()
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
