@@ -7,7 +7,8 @@ called from asyncSetUp (SSC002), twin setUp overrides (SSC003) and async tests i
 TestCase (SSC004).
 
 ``--ssot`` generates an SSOT-shaped project instead: one framework module
-(``test_framework/ssot/base_test_case.py``: a plain base with the bridge, a ``TestCase`` twin, an
+(``test_framework/ssot/base_test_case.py``, shaped like ``examples/ssot_project``: a plain base
+whose ``setUp``/``tearDown`` bridge the async hooks, a ``TestCase`` twin of ``setUp``, an
 ``asyncSetUp`` that re-enters ``setUp``) and test files that subclass it several levels deep
 across packages (intermediate bases in other modules; relative, absolute, aliased and re-exported
 imports), with decorated (``pytest.mark.*``, ``patch``) and undecorated async tests that never
@@ -312,6 +313,23 @@ class SSotBaseTestCase:
                 logger.error(f"asyncSetUp failed in {self.__class__.__name__}: {e}")
                 raise
 
+    def tearDown(self):
+        """Run the test's async teardown if it has one, then the SSOT teardown."""
+        if hasattr(self, 'asyncTearDown') and asyncio.iscoroutinefunction(self.asyncTearDown):
+            try:
+                loop = asyncio.get_event_loop()
+                if loop.is_closed():
+                    raise RuntimeError("Event loop is closed")
+            except RuntimeError:
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.asyncTearDown())
+            except Exception as e:
+                logger.error(f"asyncTearDown failed in {self.__class__.__name__}: {e}")
+                raise
+        self.teardown_method()
+
 
 class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):
     """SSOT base for tests with async fixtures."""
@@ -338,6 +356,12 @@ class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):
         if hasattr(super(), 'setUp'):
             super().setUp()
         self.async_resources = {}
+        await asyncio.sleep(0)
+
+    async def asyncTearDown(self):
+        """Close the async resources, newest first."""
+        while self.async_resources:
+            self.async_resources.popitem()
         await asyncio.sleep(0)
 '''
 
