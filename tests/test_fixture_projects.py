@@ -270,3 +270,35 @@ def test_verbose_names_every_unresolved_base(name: str, tmp_path: Path) -> None:
     assert not missing, "\n".join(lines)
     count = len(UNRESOLVED[name])
     assert any(f"{count} class" in line for line in lines), "\n".join(lines)
+
+
+def test_isolated_subclass_reentry_says_setup_runs_twice(tmp_path: Path) -> None:
+    """P2 in an IsolatedAsyncioTestCase: the parent's setUp runs twice; nothing re-enters."""
+    root = _copy("isolated_cross_module", tmp_path)
+    findings = _by_file(root, check_paths([root], _options(root, unsafe=False)))
+    (finding,) = [f for f in findings["tests/test_parent_setup_twice.py"] if f.code == "SSC002"]
+    assert "twice" in finding.message
+    assert "re-enter" not in finding.message
+
+
+@pytest.mark.parametrize("name", _projects())
+def test_root_finding_counts_the_tests_it_affects(name: str, tmp_path: Path) -> None:
+    """The SSC004 finding at the root class says how many never-run tests it is the cause of."""
+    root = _copy(name, tmp_path)
+    findings = _by_file(root, check_paths([root], _options(root, unsafe=False)))
+    at_class = []
+    at_tests = 0
+    for rel, file_findings in findings.items():
+        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        for f in file_findings:
+            if f.code != "SSC004":
+                continue
+            if lines[f.line - 1].startswith("class "):
+                at_class.append(f)
+            else:
+                at_tests += 1
+    if not at_tests:
+        assert at_class == []
+        return
+    (root_finding,) = at_class
+    assert f"{at_tests} async test" in root_finding.message
