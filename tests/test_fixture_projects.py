@@ -32,6 +32,7 @@ import pytest
 
 from ssot_codemod.api import Options, RunResult, apply_paths, check_paths, revert_paths
 from ssot_codemod.config import load_config
+from ssot_codemod.files import read_source
 from ssot_codemod.types import Finding
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
@@ -289,7 +290,7 @@ def test_root_finding_counts_the_tests_it_affects(name: str, tmp_path: Path) -> 
     at_class = []
     at_tests = 0
     for rel, file_findings in findings.items():
-        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        lines = read_source((root / rel).read_bytes()).text.splitlines()
         for f in file_findings:
             if f.code != "SSC004":
                 continue
