@@ -60,6 +60,8 @@ HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 RESULT_LINE = re.compile(r"\d+ (failed|passed|errors?)\b.* in [\d.]+s")
 # pytest -rA summary lines: "FAILED tests/x.py::Class::test_name - message"
 OUTCOME_LINE = re.compile(r"^(PASSED|FAILED|ERROR) (\S+?)::(?:\w+::)?(test_\w+)", re.M)
+# pytest's warning for an async test method that a plain TestCase called but never awaited
+NEVER_AWAITED = re.compile(r"RuntimeWarning: coroutine '(\w+\.test_\w+)' was never awaited")
 FRAMEWORK = "test_framework/ssot/base_test_case.py"
 CANARY_MODULE = "tests/golden_path/test_refund_canaries.py"
 CANARY_PREFIX = "test_canary_"
@@ -295,6 +297,12 @@ class Demo:
             raise self.fail(f"the tests still fail after apply (pytest exit {proc.returncode})")
         if ERROR_TEXT in output:
             raise self.fail(f"{ERROR_TEXT!r} still appears in the output")
+        never = sorted(set(NEVER_AWAITED.findall(output)))
+        if never:
+            self.console.print(
+                f"  [yellow]but {len(never)} of the passing tests are async tests that never "
+                "ran: pytest only warns 'coroutine ... was never awaited' (see step 9)[/]"
+            )
         self.ok("after: tests green (exit 0)")
 
     def idempotent(self) -> None:
@@ -373,8 +381,11 @@ class Demo:
             raise self.fail("check did not report the three canaries", f"got {len(canaries)}")
         if not roots:
             raise self.fail(f"no root-cause finding in {FRAMEWORK}")
-        if any(f["fix"] != "unsafe" for f in ssc004):
-            raise self.fail("SSC004 findings must be fixable with --unsafe-fixes")
+        not_fixable = [f for f in ssc004 if f["fix"] != "unsafe"]
+        if not_fixable:
+            raise self.fail(
+                "SSC004 findings must be fixable with --unsafe-fixes", not_fixable[0]["message"]
+            )
         self.ok(
             f"check: {len(tests)} async tests in {len(files)} files never ran "
             f"(reported PASSED), all because of one class in {FRAMEWORK}"
