@@ -360,8 +360,9 @@ class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):
 
     async def asyncTearDown(self):
         """Close the async resources, newest first."""
-        while self.async_resources:
-            self.async_resources.popitem()
+        resources = getattr(self, "async_resources", {})
+        while resources:
+            resources.popitem()
         await asyncio.sleep(0)
 '''
 

@@ -8,6 +8,8 @@ the tool with it and never hard-code counts.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,34 @@ def test_default_mode_still_works(tmp_path: Path) -> None:
     assert files == 40 and size > 0
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
     assert not (tmp_path / "a" / gen_monorepo.MANIFEST_NAME).exists()
+
+
+def _pytest(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON"))}
+    env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "timeout",
+         "--timeout", "30", "--timeout-method=thread", "tests"],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
+def test_generated_project_runs_red_then_green_after_apply(tmp_path: Path) -> None:
+    """The generated suite is real code: under pytest it fails with the re-entry before the
+    codemod and passes after ``apply`` (its never-run async tests still "pass")."""
+    root = tmp_path / "repo"
+    gen_monorepo.generate_ssot(root, SMALL, SEED)
+    before = _pytest(root)
+    assert before.returncode == 1, before.stdout[-3000:]
+    assert "This event loop is already running" in before.stdout
+    result = apply_paths([root], Options(jobs=1))
+    assert not result.failed, [(f.path, f.error) for f in result.failed]
+    after = _pytest(root)
+    assert after.returncode == 0, after.stdout[-3000:]
+    assert "This event loop is already running" not in after.stdout
