@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -168,29 +167,35 @@ def _by_file(root: Path, result: RunResult) -> dict[str, list[Finding]]:
     return out
 
 
+def _root_files(name: str) -> list[str]:
+    """Files ``--unsafe-fixes`` writes differently from ``apply``: where the root classes are
+    rebased (and edits that depend on that rebase)."""
+    safe, unsafe = _expected_tree(name, "apply"), _expected_tree(name, "apply-unsafe")
+    return sorted(rel for rel in unsafe if unsafe[rel] != safe[rel])
+
+
 @pytest.mark.parametrize("name", _projects())
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 def test_check_file_equals_slice_of_check_project(name: str, unsafe: bool, tmp_path: Path) -> None:
-    """pre-commit passes only changed files: each gets what it gets in a whole-project run.
+    """pre-commit passes only changed files: each gets what it gets in a whole-project run,
+    every field of every finding (message and ``applied`` included).
 
-    With ``--unsafe-fixes`` only position, code and fix safety are compared: when the root's
-    file is not named it is not rebased (only named files are written), so a subclass's own
-    edit is planned against the class as it stays (e.g. SSC002 deletes ``super().setUp()``
-    instead of turning it into ``await super().asyncSetUp()``) and says so in its message.
+    With ``--unsafe-fixes`` the files holding the rebased roots are named too: only named files
+    are written, so without them the root would not be rebased in that run, and a subclass's
+    own edit is planned against the class as it stays (a different finding, rightly).
     """
     root = _copy(name, tmp_path)
     options = _options(root, unsafe=unsafe)
     whole = _by_file(root, check_paths([root], options))
-
-    def key(f: Finding) -> tuple[Any, ...]:
-        return (f.line, f.column, f.code, f.fix) if unsafe else dataclasses.astuple(f)
+    roots = _root_files(name) if unsafe else []
 
     mismatches = []
     for rel in sorted(p for p in _tree(root) if p.endswith(".py")):
-        alone = check_paths([root / rel], options)
+        named = [root / rel, *(root / r for r in roots if r != rel)]
+        alone = check_paths(named, options)
         _no_errors(alone)
-        got = [key(f) for f in _by_file(root, alone).get(rel, [])]
-        want = [key(f) for f in whole.get(rel, [])]
+        got = [dataclasses.astuple(f) for f in _by_file(root, alone).get(rel, [])]
+        want = [dataclasses.astuple(f) for f in whole.get(rel, [])]
         if got != want:
             mismatches.append((rel, want, got))
     report = (f"{r}:\n  project: {w}\n  alone:   {g}" for r, w, g in mismatches)
