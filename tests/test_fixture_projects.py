@@ -288,26 +288,48 @@ def test_isolated_subclass_reentry_says_setup_runs_twice(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("name", _projects())
+def test_summary_groups_never_run_tests_by_root_cause(name: str, tmp_path: Path) -> None:
+    """One summary line per root class: "N async tests in M files never run because `Base`"."""
+    roots = [
+        line.split(" ")[0]
+        for line in (PROJECTS / name / "check.txt").read_text().splitlines()
+        if " SSC004 " in line
+        and read_source((PROJECTS / name / "input" / line.split(":")[0]).read_bytes())
+        .text.splitlines()[int(line.split(":")[1]) - 1]
+        .startswith("class ")
+    ]
+    root = _copy(name, tmp_path)
+    proc = _cli("check", "-j", "1", ".", cwd=root)
+    summary = [line for line in proc.stderr.splitlines() if "never run because" in line]
+    assert len(summary) == len(roots), proc.stderr
+    for position in roots:
+        path, line = position.split(":")[:2]
+        assert [s for s in summary if f"{path}:{line}" in s], (position, proc.stderr)
+
+
+@pytest.mark.parametrize("name", _projects())
 def test_root_finding_counts_the_tests_it_affects(name: str, tmp_path: Path) -> None:
-    """The SSC004 finding at the root class says how many never-run tests it is the cause of."""
+    """The SSC004 finding at each root class says how many never-run tests it causes: the test
+    findings that name that root (``path:line``) as their cause."""
     root = _copy(name, tmp_path)
     findings = _by_file(root, check_paths([root], _options(root, unsafe=False)))
-    at_class = []
-    at_tests = 0
+    at_class: list[tuple[str, Finding]] = []
+    at_tests: list[Finding] = []
     for rel, file_findings in findings.items():
         lines = read_source((root / rel).read_bytes()).text.splitlines()
         for f in file_findings:
-            if f.code != "SSC004":
-                continue
-            if lines[f.line - 1].startswith("class "):
-                at_class.append(f)
-            else:
-                at_tests += 1
+            if f.code == "SSC004":
+                is_root = lines[f.line - 1].startswith("class ")
+                (at_class.append((rel, f)) if is_root else at_tests.append(f))
     if not at_tests:
         assert at_class == []
-        return
-    (root_finding,) = at_class
-    assert f"{at_tests} async test" in root_finding.message
+    for rel, root_finding in at_class:
+        caused = [f for f in at_tests if f"{rel}:{root_finding.line})" in f.message]
+        assert caused, root_finding
+        assert f"{len(caused)} async test" in root_finding.message
+    assert sum(
+        1 for f in at_tests if any(f"{r}:{rf.line})" in f.message for r, rf in at_class)
+    ) == len(at_tests)
 
 
 @pytest.mark.parametrize("name", _projects())
