@@ -318,9 +318,12 @@ def test_root_finding_counts_the_tests_it_affects(name: str, tmp_path: Path) -> 
     for rel, file_findings in findings.items():
         lines = read_source((root / rel).read_bytes()).text.splitlines()
         for f in file_findings:
-            if f.code == "SSC004":
-                is_root = lines[f.line - 1].startswith("class ")
-                (at_class.append((rel, f)) if is_root else at_tests.append(f))
+            if f.code != "SSC004":
+                continue
+            if lines[f.line - 1].startswith("class "):
+                at_class.append((rel, f))
+            else:
+                at_tests.append(f)
     if not at_tests:
         assert at_class == []
     for rel, root_finding in at_class:
