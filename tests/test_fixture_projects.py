@@ -3,8 +3,9 @@
 Each project has:
 
 - ``input/``: the project tree (flat, ``src/`` layout, package chains, relative imports,
-  re-exports, aliases, cycles, diamonds, same-named classes, namespace packages, bases that
-  cannot be resolved, near misses);
+  re-exports, aliases, cycles, diamonds, same-named classes, namespace packages, configured
+  import roots, bases that cannot be resolved, IsolatedAsyncioTestCase across modules, a
+  subclass with its own bridge, two roots, source features, near misses);
 - ``check.txt`` / ``check-unsafe.txt``: the exact findings of ``check`` (without / with
   ``--unsafe-fixes``), one ``relpath:line:col CODE fix applied|reported`` per line, sorted by
   path, line and column;
@@ -12,9 +13,14 @@ Each project has:
   ``--unsafe-fixes``) changes; every other file must stay byte-identical (``.keep`` only keeps
   the directory in git).
 
-Every run works on a temporary copy. Besides the expected trees, each run checks that a second
-``apply`` changes nothing, that ``revert`` restores every touched file byte for byte, and that
-``check FILE`` gives each file exactly the findings it gets when the whole project is checked.
+The expectations were written from the spec (patterns.md, compatible-form.md): where the
+findings must be and which single root file is rebased. Every run works on a temporary copy.
+Besides the expected trees, the tests check that a second ``apply`` changes nothing, that
+``revert`` restores every touched file byte for byte, that ``check FILE`` gives each file exactly
+the findings it gets when the whole project is checked, that the CLI agrees (JSON output, a
+named file from the project root, ``--verbose`` naming unresolved bases, the summary grouped by
+root cause), and that rewritten files add no lint finding. Open questions and tool bugs found
+with these projects are in ``tests/fixtures/projects/FINDINGS_FOR_LEAD.md``.
 """
 
 from __future__ import annotations
