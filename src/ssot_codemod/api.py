@@ -65,6 +65,9 @@ _MIN_POOL_CANDIDATES = 8
 
 _FAILED_STATUSES: frozenset[str] = frozenset({"error", "refused"})
 
+# Rules whose candidate files the project index chooses when it is on.
+_PROJECT_DECIDES = frozenset({"SSC004"})
+
 
 @dataclass(frozen=True)
 class Options:
@@ -379,6 +382,7 @@ def _run(
     # project index will want (only those: a big tree must not sit in memory).
     use_project = options.project_view and bool(rules)
     kept: dict[str, bytes] = {}
+    notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
     pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
     for index, path in enumerate(discovery.files):
         if helper is not None and helper.is_file(path):
@@ -389,15 +393,23 @@ def _run(
             results[index] = FileResult(path, "error", error=_read_error(exc))
             tick()
             continue
-        matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
-        if use_project and _ProjectView.wants(data):
+        # With the project view, SSC004's candidates come from the index (which analyses every
+        # file with async tests anyway), so the rule's own ast prefilter is not run twice.
+        matched = tuple(
+            rule.code
+            for rule in rules
+            if not (use_project and rule.code in _PROJECT_DECIDES) and could_match(data, [rule])
+        )
+        if use_project and _ProjectView.wants(notes, path, data):
             kept[os.path.abspath(path)] = data
         pending.append((index, path, data if matched else None, matched))
         if not use_project and not matched:
             results[index] = FileResult(path, "unchanged")
             tick()
             pending.pop()
-    project = _ProjectView.build(paths, discovery.files, kept, options) if use_project else None
+    project = (
+        _ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
+    )
     for index, path, maybe_data, matched in pending:
         if project is not None:
             extra = project.extra_codes(path)
@@ -503,6 +515,7 @@ class _ProjectView:
         paths: Sequence[Path | str],
         files: Sequence[Path],
         data: dict[str, bytes],
+        notes: dict[str, object],
         options: Options,
     ) -> _ProjectView | None:
         if not options.project_view or not files:
@@ -515,21 +528,37 @@ class _ProjectView:
         root = project_root(as_paths, options.project_root)
         named = tuple(os.path.abspath(f) for f in files)
         everything: list[str] = list(named)
+        extra: list[str] = []
         if needs_whole_project(as_paths):
             # Files named one by one (pre-commit): read the rest of the project as well, so
             # they get the findings a scan of the whole project gives them.
             walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
-            everything.extend(os.path.abspath(f) for f in walked.files)
+            extra = [os.path.abspath(f) for f in walked.files if os.path.abspath(f) not in data]
+            everything.extend(extra)
         src = [root / entry for entry in options.src]  # relative entries: to the project
         index = ProjectIndex.build(root, everything, src=src, data=data)
+        index.memo.update(notes)
+        from ssot_codemod.project.run import index_wants
+
+        for path in dict.fromkeys(extra):
+            if path in named:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+            except OSError:
+                continue
+            if index_wants(index.memo, path, content):
+                index.data[path] = content
         return cls(index, named, options.unsafe_fixes)
 
     @staticmethod
-    def wants(data: bytes) -> bool:
-        """Whether the index will parse this file whatever the run asks (kept in memory)."""
+    def wants(notes: dict[str, object], path: Path, data: bytes) -> bool:
+        """Whether the index will parse this file whatever the run asks (kept in memory);
+        what it needs from the bytes of the others is noted in *notes*."""
         from ssot_codemod.project.run import index_wants
 
-        return index_wants(data)
+        return index_wants(notes, os.fspath(path), data)
 
     def extra_codes(self, path: Path) -> set[str]:
         from ssot_codemod.project.run import extra_codes
@@ -545,7 +574,7 @@ class _ProjectView:
     def report(self) -> ProjectReport:
         from ssot_codemod.project.run import report
 
-        result: ProjectReport = report(self.index, self.named)
+        result: ProjectReport = report(self.index, self.named, unsafe_fixes=self.unsafe_fixes)
         return result
 
 

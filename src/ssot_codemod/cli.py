@@ -277,6 +277,11 @@ def _verbose_lines(command: Command, result: RunResult) -> None:
             codes = ", ".join(sorted({f.code for f in file.findings}))
             detail = f"{file.status} ({codes})"
         click.echo(f"{display_path(file.path)}: {detail}", err=True)
+    if result.project is not None:
+        from ssot_codemod.project.run import verbose_lines
+
+        for line in verbose_lines(result.project):
+            click.echo(line, err=True)
 
 
 def _finish(

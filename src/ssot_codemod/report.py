@@ -474,6 +474,11 @@ def write_summary(
     command: Command, result: RunResult, stream: IO[str] | None = None, *, dry_run: bool = False
 ) -> None:
     line = summary_line(command, result, dry_run=dry_run)
+    if result.project is not None and command != "revert":
+        from ssot_codemod.project.run import summary_lines
+
+        for extra in summary_lines(result.project, writes=command == "apply" and not dry_run):
+            line += "\n" + extra
     write_text(stream if stream is not None else sys.stderr, line + "\n")
 
 

@@ -27,6 +27,7 @@ def __getattr__(name: str) -> object:
         return ProjectIndex
     raise AttributeError(name)
 
+
 __all__ = [
     "EMPTY_CONTEXT",
     "ExternalClass",

@@ -47,7 +47,7 @@ class ExternalClass:
     methods: tuple[MethodSummary, ...]  # the hooks and their twins (see index.SUMMARISED)
     # Set when --unsafe-fixes rebases this class's root in this run: the root's display name.
     rebased_root: str | None = None
-    # The class in this one's MRO that lists unittest.TestCase ("Base (path:line)"): where
+    # The class in this one's MRO that lists unittest.TestCase ("`Base` (path:line)"): where
     # form C rebases never-run tests; and why that is not possible, if it is not.
     root: str | None = None
     root_blocker: str | None = None

@@ -108,6 +108,7 @@ class ProjectIndex:
     _never_run: list[NeverRun] | None = None
     _skipped_tests: list[tuple[str, int, str]] = field(default_factory=list)
     memo: dict[str, object] = field(default_factory=dict)  # derived sets, for callers
+    _candidates: set[str] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -259,7 +260,9 @@ class ProjectIndex:
             if found is None:
                 if package is not None:
                     return self._attribute(package, parts, depth)
-                return [("unknown", f"no module for {qualified} next to {self.relpath(from_path)}", "")]
+                return [
+                    ("unknown", f"no module for {qualified} next to {self.relpath(from_path)}", "")
+                ]
             return self._attribute(found[0], parts[found[1] :], depth)
         parts = qualified.split(".")
         if parts[0] in ("unittest", "builtins", "asyncio"):
@@ -363,7 +366,13 @@ class ProjectIndex:
             elif qualified == BUILTIN_OBJECT:
                 out.append((text, qualified, None))
             elif qualified.startswith(LOCAL_PREFIX):
-                out.append((text, qualified, self._class(summary.path, qualified[len(LOCAL_PREFIX) :], stack)))
+                out.append(
+                    (
+                        text,
+                        qualified,
+                        self._class(summary.path, qualified[len(LOCAL_PREFIX) :], stack),
+                    )
+                )
             else:
                 targets = self.resolve_qualified(summary.path, qualified)
                 kind, what, extra = targets[0]
@@ -421,13 +430,16 @@ class ProjectIndex:
                     unknown.append(f"{text} ({qualified} is not part of the project)")
                     mro_ok = False
                 direct.append(qualified)
-                sequences.append([qualified] if qualified == BUILTIN_OBJECT else [qualified, BUILTIN_OBJECT])
+                sequences.append(
+                    [qualified] if qualified == BUILTIN_OBJECT else [qualified, BUILTIN_OBJECT]
+                )
         mro: tuple[str, ...] | None = None
         if mro_ok:
             sequences.append(direct)
             mro = _c3(node.id, sequences)
         summaries = tuple(
-            _summarise_method(node.module, func) for name, func in sorted(methods.items())
+            _summarise_method(node.module, func)
+            for name, func in sorted(methods.items())
             if name in SUMMARISED
         )
         if node.lists_testcase:
@@ -505,10 +517,8 @@ class ProjectIndex:
         if self._never_run is not None:
             return self._never_run
         found: list[NeverRun] = []
-        for path in sorted(self.files):
-            data = self._bytes(path)
-            if data is None or _ASYNC_TEST not in data:
-                continue
+        # The files of the run that hold async tests were handed over with their bytes.
+        for path in sorted(p for p, d in self.data.items() if p in self.files and _ASYNC_TEST in d):
             summary = self.module(path)
             for cls in summary.all_classes:
                 tests = [
@@ -516,28 +526,44 @@ class ProjectIndex:
                     for f in cls.body
                     if isinstance(f, ast.AsyncFunctionDef) and f.name.startswith("test")
                 ]
+                transparent = [
+                    t
+                    for t in tests
+                    if decorators_transparent(
+                        [summary.resolve(_callee(d)) for d in t.decorator_list]
+                    )
+                ]
                 if not tests:
                     continue
                 facts = self._class_facts(summary, cls)
                 if facts is None:
                     continue
                 data_, root = facts
+                if transparent and (
+                    _never_awaits(data_)
+                    or (
+                        not data_.is_testcase
+                        and not data_.unknown_bases
+                        and _used_as_base(summary, cls.name)
+                    )
+                ):
+                    # SSC004 may report here (a never-run test, or a mixin lending one).
+                    self._candidates.add(path)
                 if not _never_awaits(data_):
                     continue
-                counted = 0
                 for test in tests:
-                    if decorators_transparent(
-                        [summary.resolve(_callee(d)) for d in test.decorator_list]
-                    ):
-                        counted += 1
-                    else:
-                        self._skipped_tests.append(
-                            (path, test.lineno, f"{cls.name}.{test.name}")
-                        )
-                if counted and root is not None:
-                    found.append(NeverRun(path, cls.name, cls.lineno, counted, root))
+                    if test not in transparent:
+                        self._skipped_tests.append((path, test.lineno, f"{cls.name}.{test.name}"))
+                if transparent and root is not None:
+                    found.append(NeverRun(path, cls.name, cls.lineno, len(transparent), root))
         self._never_run = found
         return found
+
+    def async_test_candidates(self) -> set[str]:
+        """Files where SSC004 may report: a class with async tests that is not async-aware
+        and whose bases all resolve (replaces the rule's own ``ast`` prefilter in a run)."""
+        self.never_run()
+        return set(self._candidates)
 
     def skipped_tests(self) -> list[tuple[str, int, str]]:
         """Async tests in never-awaiting classes whose decorators the tool cannot see through."""
@@ -553,8 +579,13 @@ class ProjectIndex:
                 return found.data, found.root
             return None
         # A class that is not a unique module-level one: computed on the spot, not cached.
-        node = _Class(f"{self.relpath(summary.path)}::{cls.name}@{cls.lineno}", cls.name,
-                      summary.path, cls, summary)
+        node = _Class(
+            f"{self.relpath(summary.path)}::{cls.name}@{cls.lineno}",
+            cls.name,
+            summary.path,
+            cls,
+            summary,
+        )
         self._compute(node, (node.id,))
         assert node.data is not None
         return node.data, node.root
@@ -615,19 +646,15 @@ class ProjectIndex:
                 elif isinstance(target, str):
                     unresolved[qualified] = target
         roots: dict[str, RootInfo] = {}
-        for ident, (tests, files) in self._root_counts().items():
+        for ident, (_tests, files) in self._root_counts().items():
             root = self._by_id(ident)
             if root is None or root.path != path:
                 continue
             others = {f for f in files if f != path}
             if not others:
                 continue
-            count = sum(
-                n.tests for n in self.never_run() if n.root == ident and n.path != path
-            )
-            roots[root.name] = RootInfo(
-                count, len(others), writable is None or path in writable
-            )
+            count = sum(n.tests for n in self.never_run() if n.root == ident and n.path != path)
+            roots[root.name] = RootInfo(count, len(others), writable is None or path in writable)
         return ProjectContext(
             names=tuple(sorted(names.items())),
             classes=tuple(classes[k] for k in sorted(classes)),
@@ -670,7 +697,7 @@ class ProjectIndex:
 def _with_rebase(data: ExternalClass, root: ExternalClass) -> ExternalClass:
     from dataclasses import replace
 
-    return replace(data, runs_async_hooks=True, rebased_root=f"{root.name} ({root.where})")
+    return replace(data, runs_async_hooks=True, rebased_root=f"`{root.name}` ({root.where})")
 
 
 def _with_root(
@@ -683,7 +710,7 @@ def _with_root(
     shown = index.root_display(root)
     if shown is None:
         return data
-    return replace(data, root=f"{shown[0]} ({shown[1]}:{shown[2]})", root_blocker=blocker)
+    return replace(data, root=f"`{shown[0]}` ({shown[1]}:{shown[2]})", root_blocker=blocker)
 
 
 _KNOWN_LIBRARY = TESTCASE_BASES | ASYNC_AWARE_BASES | {BUILTIN_OBJECT}
@@ -692,8 +719,10 @@ _KNOWN_LIBRARY = TESTCASE_BASES | ASYNC_AWARE_BASES | {BUILTIN_OBJECT}
 def _matters(cls: ast.ClassDef) -> bool:
     """A class the rules ask about: it defines a hook (or its twin) or an async test."""
     return any(
-        isinstance(f, ast.AsyncFunctionDef) and f.name.startswith("test")
-        or isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name in SUMMARISED
+        isinstance(f, ast.AsyncFunctionDef)
+        and f.name.startswith("test")
+        or isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and f.name in SUMMARISED
         for f in cls.body
     )
 
@@ -705,6 +734,15 @@ def _never_awaits(data: ExternalClass) -> bool:
         and not data.unknown_bases
         and not data.has_metaclass
         and not data.overrides_runner
+    )
+
+
+def _used_as_base(summary: ModuleSummary, name: str) -> bool:
+    """Some class of the module lists ``name`` among its bases (a mixin lending tests)."""
+    return any(
+        isinstance(base, ast.Name) and base.id == name
+        for cls in summary.all_classes
+        for base in cls.bases
     )
 
 

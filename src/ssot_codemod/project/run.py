@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssot_codemod.project.index import SUMMARISED, ProjectIndex, _Class
+from ssot_codemod.rules._twin_scan import _LEXEMES
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-_TWIN_DEF = re.compile(
-    rb"^[ \t]+def[ \t]+(?:" + b"|".join(n.encode() for n in sorted(SUMMARISED)) + rb")[ \t]*\(",
+_TWIN_DEF_LINE = re.compile(
+    rb"^([ \t]+)(?:async[ \t]+)?def[ \t]+("
+    + b"|".join(n.encode() for n in sorted(SUMMARISED))
+    + rb")[ \t]*\(",
     re.MULTILINE,
 )
-_CLASS_HEADER = re.compile(rb"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_HOOK_NEEDLES = (b"etUp", b"earDown", b"etup_method", b"down_method")  # every SUMMARISED name
+_CLASS_HEADER = re.compile(rb"^([ \t]*)class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
 _NAME = re.compile(rb"\w+")
 _PLAIN_BASES = frozenset({b"unittest", b"TestCase", b"object", b"IsolatedAsyncioTestCase"})
 
@@ -34,6 +38,7 @@ class RootGroup:
     tests: int
     files: int
     blocker: str | None  # why ``--unsafe-fixes`` cannot rebase it, or None
+    named: bool  # its file is among the files this run may write
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class ProjectReport:
     roots: tuple[RootGroup, ...] = ()
     unresolved: tuple[UnresolvedBase, ...] = ()
     skipped_tests: tuple[tuple[str, int, str], ...] = ()  # path, line, Class.test
+    unsafe_fixes: bool = False  # the run applies form C (roots are rebased where allowed)
 
 
 def project_root(paths: Sequence[Path], configured: Path | None) -> Path:
@@ -79,28 +85,128 @@ def needs_whole_project(paths: Sequence[Path]) -> bool:
     return any(not os.path.isdir(p) for p in paths)
 
 
-def index_wants(data: bytes) -> bool:
-    """Files the index parses anyway: possible never-run tests, possible inherited twins."""
-    return b"async def test" in data or _may_inherit_twin(data)
+def index_wants(memo: dict[str, object], path: str, data: bytes) -> bool:
+    """Note what the index needs from this file's bytes; True when it keeps them (possible
+    never-run tests, or a hook that may repeat the hook of a class in another file)."""
+    path = os.path.abspath(path)
+    wanted = b"async def test" in data
+    if any(needle in data for needle in _HOOK_NEEDLES):
+        keys, inheriting = _hook_keys(data)
+        if keys:
+            by_file = memo.setdefault("hook_keys", {})
+            assert isinstance(by_file, dict)
+            by_file[path] = keys
+        if inheriting:
+            children = memo.setdefault("inheriting_keys", {})
+            assert isinstance(children, dict)
+            children[path] = inheriting
+            wanted = True
+    return wanted
 
 
 def extra_codes(index: ProjectIndex, path: str) -> set[str]:
-    """Rules a file needs because of other files, although its own bytes rule them out."""
+    """Rules a file needs because of other files, although its own bytes rule them out.
+
+    SSC004 comes only from here in a run with the project view: the index has analysed every
+    file with async tests already, which is the rule's own prefilter and more."""
     path = os.path.abspath(path)
     codes: set[str] = set()
-    if path in _never_run_files(index) or path in _root_files(index):
+    if path in _ssc004_files(index) or path in _root_files(index):
         codes.add("SSC004")
-    data = index.data.get(path)
-    if data is not None and _may_inherit_twin(data) and _inherits_twin(index, path):
+    if _shares_hook_key(index, path) and _inherits_twin(index, path):
         codes.add("SSC003")
     return codes
 
 
-def _never_run_files(index: ProjectIndex) -> set[str]:
-    cached = index.memo.get("never_run_files")
+HookKey = tuple[bytes, tuple[bytes, ...]]
+
+
+def _hook_keys(data: bytes) -> tuple[frozenset[HookKey], frozenset[HookKey]]:
+    """A coarse key (name, tokens of the body) per hook definition, from bytes: equal ``ast``
+    bodies give equal keys (strings, comments and the docstring are dropped), so two files
+    whose keys never meet cannot hold a twin of each other. Returns every key, and the keys
+    of hooks in classes with a base this file does not define (those that may be twins of a
+    hook in another file)."""
+    headers = [
+        (m.start(), len(m.group(1)), m.group(2), m.group(3)) for m in _CLASS_HEADER.finditer(data)
+    ]
+    local = {name for _, _, name, _ in headers}
+    every: set[HookKey] = set()
+    inheriting: set[HookKey] = set()
+    for match in _TWIN_DEF_LINE.finditer(data):
+        indent = len(match.group(1))
+        key = (match.group(2), _body_tokens(data, match.end(), indent))
+        every.add(key)
+        owner = None
+        for start, class_indent, _name, bases in headers:
+            if start > match.start():
+                break
+            if class_indent < indent:
+                owner = bases
+        if owner is not None and any(
+            token not in local and token not in _PLAIN_BASES for token in _NAME.findall(owner)
+        ):
+            inheriting.add(key)
+    return frozenset(every), frozenset(inheriting)
+
+
+def _body_tokens(data: bytes, end: int, indent: int) -> tuple[bytes, ...]:
+    """Identifier tokens of a definition from ``end`` (after ``def name(``) up to the next line
+    indented no deeper than the ``def``: the signature line, then the body without strings,
+    comments and a leading docstring."""
+    newline = data.find(b"\n", end)
+    first_end = len(data) if newline < 0 else newline
+    position = first_end + 1
+    stop_at = len(data)
+    while position < len(data):
+        stop = data.find(b"\n", position)
+        stop = len(data) if stop < 0 else stop
+        line = data[position:stop]
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(b"#") and len(line) - len(stripped) <= indent:
+            stop_at = position
+            break
+        position = stop + 1
+    signature = _tokens(data[end:first_end])
+    body = _tokens(data[min(first_end + 1, stop_at) : stop_at])
+    while body[:1] == (b"S",):
+        body = body[1:]
+    return (*signature, b":", *body)
+
+
+def _tokens(text: bytes) -> tuple[bytes, ...]:
+    stripped = _LEXEMES.sub(_strip_lexeme, text)
+    return tuple(b"N" if t[:1].isdigit() else t for t in _NAME.findall(stripped))
+
+
+def _strip_lexeme(match: re.Match[bytes]) -> bytes:
+    return b"" if match.group(0).startswith(b"#") else b" S "
+
+
+def _shares_hook_key(index: ProjectIndex, path: str) -> bool:
+    """A hook of a class with a foreign base has the key of a hook in another file."""
+    inheriting = index.memo.get("inheriting_keys")
+    keys_by_file = index.memo.get("hook_keys")
+    if not isinstance(inheriting, dict) or not isinstance(keys_by_file, dict):
+        return False
+    mine = inheriting.get(path)
+    if not mine:
+        return False
+    counts = index.memo.get("hook_key_counts")
+    if not isinstance(counts, dict):
+        counts = {}
+        for keys in keys_by_file.values():
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+        index.memo["hook_key_counts"] = counts
+    return any(counts.get(key, 0) > 1 for key in mine)
+
+
+def _ssc004_files(index: ProjectIndex) -> set[str]:
+    cached = index.memo.get("ssc004_files")
     if not isinstance(cached, set):
-        cached = {item.path for item in index.never_run()}
-        index.memo["never_run_files"] = cached
+        cached = index.async_test_candidates()
+        index.memo["ssc004_files"] = cached
     return cached
 
 
@@ -114,19 +220,6 @@ def _root_files(index: ProjectIndex) -> set[str]:
                 cached.add(os.path.abspath(shown[1]))
         index.memo["root_files"] = cached
     return cached
-
-
-def _may_inherit_twin(data: bytes) -> bool:
-    """A hook defined in a class whose bases name something not defined in this file."""
-    if _TWIN_DEF.search(data) is None:
-        return False
-    headers = _CLASS_HEADER.findall(data)
-    local = {name for name, _ in headers}
-    for _name, bases in headers:
-        for token in _NAME.findall(bases):
-            if token not in local and token not in _PLAIN_BASES:
-                return True
-    return False
 
 
 def _inherits_twin(index: ProjectIndex, path: str) -> bool:
@@ -151,7 +244,48 @@ def _inherits_twin(index: ProjectIndex, path: str) -> bool:
     return False
 
 
-def report(index: ProjectIndex, named: Sequence[str]) -> ProjectReport:
+def summary_lines(report: ProjectReport, *, writes: bool) -> list[str]:
+    """The summary's project lines: never-run tests by root cause, unresolved bases."""
+    lines = []
+    for group in report.roots:
+        tests = f"{group.tests} async test{'s' if group.tests != 1 else ''}"
+        files = f"{group.files} file{'s' if group.files != 1 else ''}"
+        line = (
+            f"{tests} in {files} never run because `{group.name}` ({group.path}:{group.line}) "
+            "is a plain unittest.TestCase; "
+        )
+        if group.blocker is not None:
+            line += f"it cannot be rebased automatically: {group.blocker}"
+        elif report.unsafe_fixes and not group.named:
+            line += f"not rebased: {group.path} is not among the named files"
+        elif report.unsafe_fixes and writes:
+            line += "rebased on IsolatedAsyncioTestCase"
+        else:
+            line += "`apply --unsafe-fixes` rebases it"
+        lines.append(line)
+    if report.unresolved:
+        count = len({(u.path, u.class_name, u.line) for u in report.unresolved})
+        lines.append(
+            f"{count} class{'es' if count != 1 else ''} with bases that cannot be resolved "
+            "(named with the reason in --verbose)"
+        )
+    return lines
+
+
+def verbose_lines(report: ProjectReport) -> list[str]:
+    lines = [
+        f"{u.path}:{u.line}: {u.class_name}: base `{u.base}` not resolved: {u.reason}"
+        for u in report.unresolved
+    ]
+    lines.extend(
+        f"{path}:{line}: {name}: async test not reported: a decorator the tool cannot see "
+        "through may run the coroutine"
+        for path, line, name in report.skipped_tests
+    )
+    return lines
+
+
+def report(index: ProjectIndex, named: Sequence[str], *, unsafe_fixes: bool) -> ProjectReport:
     named_set = {os.path.abspath(p) for p in named}
     groups: dict[str, tuple[int, set[str]]] = {}
     for item in index.never_run():
@@ -165,8 +299,10 @@ def report(index: ProjectIndex, named: Sequence[str]) -> ProjectReport:
         shown = index.root_display(ident)
         if shown is None:
             continue
+        named_root = os.path.abspath(shown[1]) in named_set
+        blocker = index.root_blocker(ident)
         roots.append(
-            RootGroup(shown[0], shown[1], shown[2], tests, len(files), index.root_blocker(ident))
+            RootGroup(shown[0], shown[1], shown[2], tests, len(files), blocker, named_root)
         )
     roots.sort(key=lambda r: (-r.tests, r.path, r.line))
     unresolved = tuple(
@@ -176,4 +312,4 @@ def report(index: ProjectIndex, named: Sequence[str]) -> ProjectReport:
     skipped = tuple(
         (index.relpath(p), line, name) for p, line, name in index.skipped_tests() if p in named_set
     )
-    return ProjectReport(tuple(roots), unresolved, skipped)
+    return ProjectReport(tuple(roots), unresolved, skipped, unsafe_fixes)

@@ -120,11 +120,11 @@ class AsyncTestNeverRunsRule(Rule):
             root = external.root
             if external.root_blocker is not None:
                 return None, (
-                    f"; it never runs because `{root}` is a plain unittest.TestCase, which "
+                    f"; it never runs because {root} is a plain unittest.TestCase, which "
                     f"cannot be rebased automatically ({external.root_blocker})"
                 )
             return bool(external.rebased_root), (
-                f"; it never runs because `{root}` is a plain unittest.TestCase; "
+                f"; it never runs because {root} is a plain unittest.TestCase; "
                 "`apply --unsafe-fixes` rebases it, in its own module"
             )
         return self._plan_root(index, info, plan, planned), ""
