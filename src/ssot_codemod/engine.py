@@ -92,8 +92,10 @@ def _run(
     if not fix:
         return FixResult(source, source, findings)
     roundtrip = index.source.code
-    ancestors = index.source.ancestors(plan.removals | set(plan.replacements))
-    if not (plan.replacements or plan.removals):
+    ancestors = index.source.ancestors(
+        plan.removals | set(plan.replacements) | set(plan.insertions)
+    )
+    if not (plan.replacements or plan.removals or plan.insertions):
         return FixResult(source, source, findings)
     new_module = module.visit(_PlanApplier(plan, ancestors))
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
@@ -269,6 +271,18 @@ class _PlanApplier(cst.CSTTransformer):
         return id(node) in self.ancestors
 
     def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel:
+        key = id(original_node)
+        inserted = self.plan.insertions.get(key)
+        if inserted is not None:
+            kept = self._leave(original_node, updated_node)
+            if isinstance(kept, cst.RemovalSentinel):
+                return cst.FlattenSentinel(inserted)  # type: ignore[return-value]
+            return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value,list-item]
+        return self._leave(original_node, updated_node)
+
+    def _leave(
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> cst.CSTNode | cst.RemovalSentinel:
         key = id(original_node)

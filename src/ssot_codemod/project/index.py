@@ -486,7 +486,10 @@ class ProjectIndex:
                     break
                 summary = ancestor.data.method(sync_name)
                 if summary is not None:
-                    if summary.bridges and not summary.gated:
+                    # A bridge from a plain base of the same module is copied into the rebased
+                    # class without the bridge (SSC004); one from another file cannot be.
+                    copyable = ancestor.path == node.path and summary.depends is None
+                    if summary.bridges and not summary.gated and not copyable:
                         return (
                             f"it inherits the bridge in {ancestor.name}.{sync_name} "
                             f"({ancestor.data.where}), which must not run for it any more"

@@ -62,7 +62,8 @@ class ProjectReport:
 
 def project_root(paths: Sequence[Path], configured: Path | None) -> Path:
     """The configuration's directory, else the nearest folder above the PATHs with a
-    ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or ``.git``, else their common folder."""
+    ``pyproject.toml``, ``setup.py``, ``setup.cfg`` or ``.git``, else the working directory
+    (when it holds them) or their common folder."""
     if configured is not None:
         return Path(os.path.abspath(configured))
     dirs = []
@@ -76,7 +77,9 @@ def project_root(paths: Sequence[Path], configured: Path | None) -> Path:
     for directory in (common, *common.parents):
         if any((directory / marker).exists() for marker in _ROOT_MARKERS):
             return directory
-    return common
+    # No marker (like ruff): the working directory, when the PATHs are inside it.
+    cwd = Path.cwd()
+    return cwd if common == cwd or cwd in common.parents else common
 
 
 def needs_whole_project(paths: Sequence[Path]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import libcst as cst
@@ -10,12 +11,15 @@ from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     TESTCASE_BASES,
     ClassInfo,
+    InheritedMethod,
     ModuleIndex,
+    block_statements,
     class_body,
     decorators_transparent,
+    depends_on_defining_class,
 )
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
-from ssot_codemod.rules._common import bridges_in, has_async_runner_twin, is_async
+from ssot_codemod.rules._common import Bridge, bridges_in, has_async_runner_twin, is_async
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -204,6 +208,7 @@ class AsyncTestNeverRunsRule(Rule):
         # must go. A bridge inherited from another class cannot be removed from here.
         removals: list[cst.CSTNode] = []
         claims: list[cst.FunctionDef] = []
+        overrides: list[cst.FunctionDef] = []
         for sync_name in ("setUp", "tearDown"):
             found = index.lookup(info, sync_name)
             if found.external is not None and found.external.bridges and not found.external.gated:
@@ -213,14 +218,20 @@ class AsyncTestNeverRunsRule(Rule):
             bridges = [b for b in bridges_in(found.node, index) if b.hook.startswith("async")]
             if not bridges:
                 continue
-            if found.node not in (info.method(sync_name),):
+            if any(bridge.statement is None for bridge in bridges):
                 return None
-            for bridge in bridges:
-                statement = bridge.statement
-                if statement is None:
-                    return None
-                removals.append(statement)
-            claims.append(found.node)
+            dropped = [b.statement for b in bridges if b.statement is not None]
+            dropped += _unused_loop_locals(index, found.node, bridges)
+            if found.node is info.method(sync_name):
+                removals.extend(dropped)
+                claims.append(found.node)
+                continue
+            # Inherited from a plain base that other classes share: that bridge must keep
+            # running for them, but not for this class any more. It gets its own copy of the
+            # method without the bridge (the base's code is otherwise untouched).
+            if depends_on_defining_class(index.module, found.node) is not None:
+                return None
+            overrides.append(_override_without(found, dropped))
         if not plan.may_fix("unsafe"):
             return False
         # Only a fix that happens claims the methods it edits (SSC003 then leaves them).
@@ -230,7 +241,88 @@ class AsyncTestNeverRunsRule(Rule):
             plan.imports.add(("unittest", TARGET_BASE))
         for node in removals:
             plan.remove(node)
+        body = class_body(info.node)
+        if overrides and body:
+            last = body[-1]
+            if _is_pass(last) and id(last) not in plan.removals:
+                # ``class Base(Plain, TestCase): pass``: the override takes the pass's place.
+                first, *rest = overrides
+                plan.replace(last, first.with_changes(leading_lines=first.leading_lines[1:]))
+                overrides = rest
+            for override in overrides:
+                plan.insert_after(last, override)
         return True
+
+
+_LOOP_FACTORIES = ("asyncio.get_event_loop", "asyncio.new_event_loop")
+
+
+def _unused_loop_locals(
+    index: ModuleIndex, func: cst.FunctionDef, bridges: list[Bridge]
+) -> list[cst.SimpleStatementLine]:
+    """``loop = asyncio.get_event_loop()`` lines whose local only fed the deleted bridges
+    (left behind, they would be an unused variable)."""
+    names = {b.loop.value for b in bridges if isinstance(b.loop, cst.Name)}
+    found: list[cst.SimpleStatementLine] = []
+    text = index.code_for(func)
+    for stmt in block_statements(func.body):
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            continue
+        small = stmt.body[0]
+        if not (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and small.targets[0].target.value in names
+            and isinstance(small.value, cst.Call)
+            and not small.value.args
+            and index.resolve(small.value.func) & set(_LOOP_FACTORIES)
+        ):
+            continue
+        name = small.targets[0].target.value
+        uses = len(re.findall(rf"\b{re.escape(name)}\b", text))
+        if uses == 1 + sum(
+            1 for b in bridges if isinstance(b.loop, cst.Name) and b.loop.value == name
+        ):
+            found.append(stmt)
+    return found
+
+
+def _is_pass(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Pass)
+    )
+
+
+def _override_without(found: InheritedMethod, dropped: list[cst.CSTNode]) -> cst.FunctionDef:
+    """A copy of an inherited method without the given statements, for the rebased class."""
+    assert found.node is not None
+    drop = {id(node) for node in dropped}
+
+    class _Drop(cst.CSTTransformer):
+        def on_leave(  # type: ignore[override]
+            self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+        ) -> cst.CSTNode | cst.RemovalSentinel:
+            if id(original_node) in drop:
+                return cst.RemovalSentinel.REMOVE
+            if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
+                return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+            return updated_node
+
+    copy = found.node.visit(_Drop())
+    assert isinstance(copy, cst.FunctionDef)
+    comment = (
+        f"# {found.owner_name}.{found.node.name.value} without its bridge: "
+        "IsolatedAsyncioTestCase awaits the async hook itself"
+    )
+    return copy.with_changes(
+        leading_lines=[
+            cst.EmptyLine(indent=False),
+            cst.EmptyLine(comment=cst.Comment(comment)),
+        ]
+    )
 
 
 def _async_tests(index: ModuleIndex, info: ClassInfo) -> list[cst.FunctionDef]:
