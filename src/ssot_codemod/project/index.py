@@ -108,6 +108,8 @@ class ProjectIndex:
     _never_run: list[NeverRun] | None = None
     _skipped_tests: list[tuple[str, int, str]] = field(default_factory=list)
     memo: dict[str, object] = field(default_factory=dict)  # derived sets, for callers
+    # True when the caller handed over the bytes of every file that holds async tests.
+    handed_over: bool = False
     _candidates: set[str] = field(default_factory=set)
 
     @classmethod
@@ -120,12 +122,14 @@ class ProjectIndex:
         data: dict[str, bytes] | None = None,
     ) -> ProjectIndex:
         absolute = frozenset(os.path.abspath(f) for f in files)
-        return cls(
+        index = cls(
             os.path.abspath(root),
             absolute,
             tuple(os.path.abspath(s) for s in src),
             {os.path.abspath(k): v for k, v in (data or {}).items()},
         )
+        index.handed_over = data is not None
+        return index
 
     def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]]:
         """(``*.py`` file names, folder names) of a directory; one scandir per directory."""
@@ -293,7 +297,7 @@ class ProjectIndex:
                     return self._attribute(sub, rest, depth + 1)
             for star in summary.star_imports:
                 found = self.resolve_qualified(module, f"{star}.{name}", depth + 1)
-                if found and found[0][0] != "unknown":
+                if found and found[0][0] in ("class", "module"):
                     return self._continue(found, rest, depth)
             where = self.relpath(module)
             if summary.star_imports:
@@ -520,8 +524,13 @@ class ProjectIndex:
         if self._never_run is not None:
             return self._never_run
         found: list[NeverRun] = []
-        # The files of the run that hold async tests were handed over with their bytes.
-        for path in sorted(p for p, d in self.data.items() if p in self.files and _ASYNC_TEST in d):
+        # In a run, the files that hold async tests were handed over with their bytes;
+        # an index built without bytes reads every file.
+        paths = self.files if not self.handed_over else [p for p in self.data if p in self.files]
+        for path in sorted(paths):
+            data = self._bytes(path)
+            if data is None or _ASYNC_TEST not in data:
+                continue
             summary = self.module(path)
             for cls in summary.all_classes:
                 tests = [
