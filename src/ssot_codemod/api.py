@@ -418,8 +418,10 @@ def _run(
             results[index] = FileResult(path, "unchanged")
             tick()
             continue
-        data = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
-        if data is None:
+        found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
+        if found is not None:
+            data = found
+        else:
             try:
                 data = path.read_bytes()
             except OSError as exc:

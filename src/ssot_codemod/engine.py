@@ -279,7 +279,7 @@ class _PlanApplier(cst.CSTTransformer):
             kept = self._leave(original_node, updated_node)
             if isinstance(kept, cst.RemovalSentinel):
                 return cst.FlattenSentinel(inserted)  # type: ignore[return-value]
-            return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value,list-item]
+            return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value]
         return self._leave(original_node, updated_node)
 
     def _leave(

@@ -197,7 +197,7 @@ def _shares_hook_key(index: ProjectIndex, path: str) -> bool:
         return False
     counts = index.memo.get("hook_key_counts")
     if not isinstance(counts, dict):
-        counts = {}
+        counts = dict[HookKey, int]()
         for keys in keys_by_file.values():
             for key in keys:
                 counts[key] = counts.get(key, 0) + 1
@@ -216,7 +216,7 @@ def _ssc004_files(index: ProjectIndex) -> set[str]:
 def _root_files(index: ProjectIndex) -> set[str]:
     cached = index.memo.get("root_files")
     if not isinstance(cached, set):
-        cached = set()
+        cached = set[str]()
         for item in index.never_run():
             shown = index.root_display(item.root)
             if shown is not None:

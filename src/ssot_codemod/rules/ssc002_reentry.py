@@ -44,7 +44,9 @@ class ReentryRule(Rule):
         "already running`. Removing the call is the fix; the sync setup still runs once, "
         "through the setUp that called asyncSetUp. In an IsolatedAsyncioTestCase the runner "
         "already called setUp, so the call runs the parent's sync setup a second time per "
-        "test; there it becomes `await super().asyncSetUp()`."
+        "test; there it becomes `await super().asyncSetUp()`. The setUp that `super()` reaches is "
+        "followed across modules (the project view), so a bridge defined in the framework's "
+        "module is recognised from the subclass's file."
     )
     example = (
         "class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):\n"

@@ -42,7 +42,8 @@ class TwinRule(Rule):
         "override changes nothing at runtime. A class that defines the method twice only ever "
         "runs the second one: the first is dead code. Identical twins are removed; twins that "
         "differ are reported, never merged, because the later one may have dropped a step on "
-        "purpose — or by accident."
+        "purpose — or by accident. The inherited method may live in another module of the "
+        "project (the project view compares the subclass's override with it)."
     )
     example = (
         "class Base:\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 import libcst as cst
@@ -37,7 +38,15 @@ class AsyncTestNeverRunsRule(Rule):
         "RuntimeWarning. `unittest.IsolatedAsyncioTestCase` awaits async tests and runs "
         "asyncSetUp/asyncTearDown itself. Switching is not behaviour-preserving on purpose — tests "
         "that never ran start running and may fail, and the class's hand-written bridge must go "
-        "(it would run asyncSetUp twice) — so the fix is only applied with --unsafe-fixes."
+        "(it would run asyncSetUp twice) — so the fix is only applied with --unsafe-fixes. "
+        "Decorators do not save such tests: `@pytest.mark.*` (pytest-asyncio ignores unittest "
+        "classes) and `@patch`/`@patch.object`/`@patch.dict` keep them coroutine functions; only "
+        "a decorator the tool cannot see through keeps it silent (said in --verbose). The class "
+        "is followed through bases in other modules, and the fix happens at the root: the one "
+        "class that lists unittest.TestCase is rebased, once, in its own module (its bridge "
+        "deleted; a bridge it inherits from a plain base of that module is left out of an "
+        "override), however many subclasses in other files hold the tests. Where setUp() is "
+        "called from async code, asyncSetUp no longer runs there afterwards."
     )
     example = (
         "class ApiTests(unittest.TestCase):\n"
@@ -296,7 +305,9 @@ def _is_pass(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _override_without(found: InheritedMethod, dropped: list[cst.CSTNode]) -> cst.FunctionDef:
+def _override_without(
+    found: InheritedMethod, dropped: Sequence[cst.CSTNode]
+) -> cst.FunctionDef:
     """A copy of an inherited method without the given statements, for the rebased class."""
     assert found.node is not None
     drop = {id(node) for node in dropped}
