@@ -105,6 +105,9 @@ class AsyncTestNeverRunsRule(Rule):
                     applied=bool(fix),
                 )
         self._report_lent(lent, plan)
+        switched = index.memo.pop(("ssc004_names", 0), 0)
+        if isinstance(switched, int) and switched:
+            _import_target_base(index, plan, switched)
 
     def _fix_for(
         self,
@@ -246,8 +249,10 @@ class AsyncTestNeverRunsRule(Rule):
         # Only a fix that happens claims the methods it edits (SSC003 then leaves them).
         plan.claimed.update(id(node) for node in claims)
         plan.replace(base_arg.value, new_base[0])
-        if new_base[1]:
-            plan.imports.add(("unittest", TARGET_BASE))
+        if new_base[1]:  # the import changes once per module, after every class (see analyze)
+            key = ("ssc004_names", 0)
+            count = index.memo.get(key, 0)
+            index.memo[key] = (count if isinstance(count, int) else 0) + 1
         for node in removals:
             plan.remove(node)
         body = class_body(info.node)
@@ -305,9 +310,7 @@ def _is_pass(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _override_without(
-    found: InheritedMethod, dropped: Sequence[cst.CSTNode]
-) -> cst.FunctionDef:
+def _override_without(found: InheritedMethod, dropped: Sequence[cst.CSTNode]) -> cst.FunctionDef:
     """A copy of an inherited method without the given statements, for the rebased class."""
     assert found.node is not None
     drop = {id(node) for node in dropped}
@@ -377,6 +380,61 @@ def _inherited_async_tests(
             )
         seen.update(owner.methods)
     return found
+
+
+_TESTCASE_USE = re.compile(r"(?<![.\w])TestCase\b")
+
+
+def _import_target_base(index: ModuleIndex, plan: Plan, switched: int) -> None:
+    """Import IsolatedAsyncioTestCase where ``TestCase`` is imported from unittest: in place of
+    it when nothing else uses TestCase any more (no unused import left behind), else beside it,
+    sorted as isort does (classes alphabetically, case-insensitively). Multi-line imports and
+    other shapes get the import added by the engine instead."""
+    for stmt in index.module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not (
+                isinstance(small, cst.ImportFrom)
+                and small.relative == ()
+                and small.module is not None
+                and index.module.code_for_node(small.module) == "unittest"
+                and isinstance(small.names, Sequence)
+                and small.lpar is None
+            ):
+                continue
+            names = [a for a in small.names if isinstance(a.name, cst.Name)]
+            if len(names) != len(small.names) or not any(
+                a.name.value == "TestCase" and a.asname is None for a in names
+            ):
+                continue
+            uses = len(_TESTCASE_USE.findall(index.module.code)) - 1 - switched
+            kept = [
+                a.name.value if a.asname is None else None
+                for a in names
+                if not (a.name.value == "TestCase" and a.asname is None and uses <= 0)
+            ]
+            if None in kept:
+                break  # an alias (``import x as y``): leave the layout to the engine
+            wanted = sorted({n for n in kept if n is not None} | {TARGET_BASE}, key=_isort_key)
+            new_names = [
+                cst.ImportAlias(
+                    name=cst.Name(name),
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                    if i < len(wanted) - 1
+                    else cst.MaybeSentinel.DEFAULT,
+                )
+                for i, name in enumerate(wanted)
+            ]
+            plan.replace(small, small.with_changes(names=new_names))
+            return
+    plan.imports.add(("unittest", TARGET_BASE))
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's default order within one import: CONSTANTS, Classes, then functions."""
+    kind = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+    return kind, name.lower()
 
 
 def _switched_base(
