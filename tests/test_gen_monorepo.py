@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,44 @@ def test_generated_project_runs_red_then_green_after_apply(tmp_path: Path) -> No
     after = _pytest(root)
     assert after.returncode == 0, after.stdout[-3000:]
     assert "This event loop is already running" not in after.stdout
+
+
+NEVER_AWAITED = re.compile(r"coroutine '(\w+\.test_\w+)' was never awaited")
+
+
+def _unittest(root: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m unittest`` with every RuntimeWarning shown (one per never-awaited test)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(
+        [sys.executable, "-W", "always::RuntimeWarning", "-m", "unittest", "discover",
+         "-s", "tests", "-t", "."],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+
+
+def test_unsafe_fixes_make_exactly_the_never_run_tests_run(tmp_path: Path) -> None:
+    """After ``apply`` the runner still skips exactly the manifest's never-run tests (it warns
+    once for each); after ``apply --unsafe-fixes`` none is skipped and the suite is green."""
+    safe, unsafe = tmp_path / "safe", tmp_path / "unsafe"
+    for root, flag in ((safe, False), (unsafe, True)):
+        manifest = gen_monorepo.generate_ssot(root, SMALL, SEED)
+        result = apply_paths([root], Options(jobs=1, unsafe_fixes=flag))
+        assert not result.failed, [(f.path, f.error) for f in result.failed]
+    expected = Counter(
+        f"{cls}.{name}" for tests in manifest.never_run.values() for cls, name, *_ in tests
+    )
+    before = _unittest(safe)
+    assert before.returncode == 0, before.stderr[-3000:]
+    assert Counter(NEVER_AWAITED.findall(before.stderr)) == expected
+    after = _unittest(unsafe)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert NEVER_AWAITED.findall(after.stderr) == []
+    ran = re.findall(r"^Ran (\d+) tests?", before.stderr + after.stderr, re.M)
+    assert len(ran) == 2 and ran[0] == ran[1], ran
