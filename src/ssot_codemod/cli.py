@@ -191,9 +191,7 @@ def _build_options(
         jobs=jobs,
         exclude_base=config_path.parent if config_path is not None else None,
         project_root=config_path.parent if config_path is not None else None,
-        src=tuple(
-            config_path.parent / entry for entry in config.get("src", ())
-        )
+        src=tuple(config_path.parent / entry for entry in config.get("src", ()))
         if config_path is not None
         else (),
     )

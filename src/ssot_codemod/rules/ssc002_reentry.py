@@ -162,8 +162,7 @@ class ReentryRule(Rule):
             call.expr,
             f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
             f"loop is already running'; remove the call — the sync {sync_name} still runs once "
-            f"per test, through the {sync_name} that runs {hook}"
-            + _defined_in(index, runner),
+            f"per test, through the {sync_name} that runs {hook}" + _defined_in(index, runner),
             fix="safe",
             applied=True,
         )

@@ -164,7 +164,8 @@ class AsyncTestNeverRunsRule(Rule):
             "a plain unittest.TestCase that they inherit; "
         )
         message += (
-            "`apply --unsafe-fixes` rebases it on IsolatedAsyncioTestCase (here, once)"
+            "`apply --unsafe-fixes` rebases it on IsolatedAsyncioTestCase (here, once; where "
+            "setUp() is called from async code, asyncSetUp no longer runs there)"
             if fix is not None
             else "make it an IsolatedAsyncioTestCase by hand"
         )
