@@ -16,14 +16,13 @@ from ssot_codemod.project.index import SUMMARISED, ProjectIndex, _Class
 from ssot_codemod.rules._twin_scan import _LEXEMES
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+# Both start with a literal ("def", "class"), which the regex engine finds with a fast scan;
+# that the match begins its line is checked afterwards (``_line_indent``).
 _TWIN_DEF_LINE = re.compile(
-    rb"^([ \t]+)(?:async[ \t]+)?def[ \t]+("
-    + b"|".join(n.encode() for n in sorted(SUMMARISED))
-    + rb")[ \t]*\(",
-    re.MULTILINE,
+    rb"def[ \t]+(" + b"|".join(n.encode() for n in sorted(SUMMARISED)) + rb")[ \t]*\("
 )
 _HOOK_NEEDLES = (b"etUp", b"earDown", b"etup_method", b"down_method")  # every SUMMARISED name
-_CLASS_HEADER = re.compile(rb"^([ \t]*)class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+_CLASS_HEADER = re.compile(rb"class[ \t]+(\w+)[ \t]*\(([^)]*)\)")
 _NAME = re.compile(rb"\w+")
 _PLAIN_BASES = frozenset({b"unittest", b"TestCase", b"object", b"IsolatedAsyncioTestCase"})
 
@@ -130,15 +129,20 @@ def _hook_keys(data: bytes) -> tuple[frozenset[HookKey], frozenset[HookKey]]:
     whose keys never meet cannot hold a twin of each other. Returns every key, and the keys
     of hooks in classes with a base this file does not define (those that may be twins of a
     hook in another file)."""
-    headers = [
-        (m.start(), len(m.group(1)), m.group(2), m.group(3)) for m in _CLASS_HEADER.finditer(data)
-    ]
+    headers = []
+    for m in _CLASS_HEADER.finditer(data):
+        class_indent = _line_indent(data, m.start(), allow_async=False)
+        if class_indent is not None:
+            headers.append((m.start(), class_indent, m.group(1), m.group(2)))
     local = {name for _, _, name, _ in headers}
     every: set[HookKey] = set()
     inheriting: set[HookKey] = set()
     for match in _TWIN_DEF_LINE.finditer(data):
-        indent = len(match.group(1))
-        key = (match.group(2), _body_tokens(data, match.end(), indent))
+        found_indent = _line_indent(data, match.start(), allow_async=True)
+        if not found_indent:  # not at the start of a line, or not inside a class
+            continue
+        indent = found_indent
+        key = (match.group(1), _body_tokens(data, match.end(), indent))
         every.add(key)
         owner = None
         for start, class_indent, _name, bases in headers:
@@ -151,6 +155,18 @@ def _hook_keys(data: bytes) -> tuple[frozenset[HookKey], frozenset[HookKey]]:
         ):
             inheriting.add(key)
     return frozenset(every), frozenset(inheriting)
+
+
+def _line_indent(data: bytes, start: int, *, allow_async: bool) -> int | None:
+    """The indentation of the line ``start`` is on, when only blanks (and ``async``) precede
+    it on that line; None otherwise."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    before = data[line_start:start]
+    if allow_async and before.rstrip().endswith(b"async"):
+        before = before.rstrip()[: -len(b"async")]
+    if before.strip(b" \t"):
+        return None
+    return len(before)
 
 
 def _body_tokens(data: bytes, end: int, indent: int) -> tuple[bytes, ...]:

@@ -12,7 +12,11 @@ from ssot_codemod.rules._common import Bridge, bridges_in, has_async_runner_twin
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
-_RUNNER = re.compile(rb"run_until_complete|run_coroutine_sync|\brun\s*\(")
+# The bridge shapes SSC005 removes: a runner called with ``<name>.asyncSetUp()`` (or the
+# tearDown hook) as its first argument.
+_RUNNER = re.compile(
+    rb"(?:run_until_complete|run_coroutine_sync|\brun)\s*\(\s*\w+\s*\.\s*async(?:SetUp|TearDown)\b"
+)
 # An ``if`` whose test reads a version (``sys.version_info < (3, 8)``, ``not PY_38``): the
 # bridge is the fallback for Pythons without IsolatedAsyncioTestCase, a near miss.
 _VERSION_GATE = re.compile(r"version|PY\w*\d|PYTHON", re.IGNORECASE)
