@@ -649,7 +649,12 @@ class ProjectIndex:
                             root = self._by_id(ancestor.root)
                             if ancestor.root in rebased and root is not None and root.data:
                                 data = _with_rebase(data, root.data)
-                            elif unsafe_fixes and root is not None and root.data:
+                            elif (
+                                unsafe_fixes
+                                and root is not None
+                                and root.data
+                                and root.root_blocker is None
+                            ):
                                 unwritable[ancestor.root] = (
                                     f"{root.data.path} is not among the named files"
                                 )

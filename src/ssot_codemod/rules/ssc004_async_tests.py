@@ -233,8 +233,11 @@ class AsyncTestNeverRunsRule(Rule):
                 continue
             if any(bridge.statement is None for bridge in bridges):
                 return None
+            # The bridge statements are listed even inside a removed guard: other rules then
+            # know the bridge goes (SSC001 does not rewrite it).
             dropped = [b.statement for b in bridges if b.statement is not None]
-            dropped += _unused_loop_locals(index, found.node, bridges)
+            guards = _hook_guards(index, found.node, bridges)
+            dropped += guards or _unused_loop_locals(index, found.node, bridges)
             if found.node is info.method(sync_name):
                 removals.extend(dropped)
                 claims.append(found.node)
@@ -262,7 +265,7 @@ class AsyncTestNeverRunsRule(Rule):
             if _is_pass(last) and id(last) not in plan.removals:
                 # ``class Base(Plain, TestCase): pass``: the override takes the pass's place.
                 first, *rest = overrides
-                plan.replace(last, first.with_changes(leading_lines=first.leading_lines[1:]))
+                plan.replace(last, first.with_changes(leading_lines=last.leading_lines))
                 overrides = rest
             for override in overrides:
                 plan.insert_after(last, override)
@@ -303,6 +306,43 @@ def _unused_loop_locals(
     return found
 
 
+def _hook_guards(
+    index: ModuleIndex, func: cst.FunctionDef, bridges: list[Bridge]
+) -> list[cst.CSTNode]:
+    """``if hasattr(self, 'asyncSetUp') and ...:`` blocks of the method that exist only to run
+    the hook: no ``else``, the test names the hook, and every statement inside either holds the
+    bridge or only prepares its loop. Under IsolatedAsyncioTestCase the whole block goes."""
+    guards: list[cst.CSTNode] = []
+    for bridge in bridges:
+        guard = None
+        for stmt in block_statements(func.body):
+            if isinstance(stmt, cst.If) and bridge.call in _descendants(stmt):
+                guard = stmt
+        if not (
+            isinstance(guard, cst.If)
+            and guard.orelse is None
+            and bridge.hook in index.code_for(guard.test)
+        ):
+            return []
+        for inner in block_statements(guard.body):
+            text = index.code_for(inner)
+            holds_bridge = bridge.call in _descendants(inner)
+            if not holds_bridge and "loop" not in text:
+                return []
+        guards.append(guard)
+    return guards
+
+
+def _descendants(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(current.children)
+    return found
+
+
 def _is_pass(stmt: cst.CSTNode) -> bool:
     return (
         isinstance(stmt, cst.SimpleStatementLine)
@@ -328,16 +368,8 @@ def _override_without(found: InheritedMethod, dropped: Sequence[cst.CSTNode]) ->
 
     copy = found.node.visit(_Drop())
     assert isinstance(copy, cst.FunctionDef)
-    comment = (
-        f"# {found.owner_name}.{found.node.name.value} without its bridge: "
-        "IsolatedAsyncioTestCase awaits the async hook itself"
-    )
-    return copy.with_changes(
-        leading_lines=[
-            cst.EmptyLine(indent=False),
-            cst.EmptyLine(comment=cst.Comment(comment)),
-        ]
-    )
+    # The copy keeps the method's own docstring; one blank line separates it, as black does.
+    return copy.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
 
 
 def _async_tests(index: ModuleIndex, info: ClassInfo) -> list[cst.FunctionDef]:
