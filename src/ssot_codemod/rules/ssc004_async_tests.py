@@ -235,9 +235,9 @@ class AsyncTestNeverRunsRule(Rule):
                 return None
             # The bridge statements are listed even inside a removed guard: other rules then
             # know the bridge goes (SSC001 does not rewrite it).
-            dropped = [b.statement for b in bridges if b.statement is not None]
+            dropped: list[cst.CSTNode] = [b.statement for b in bridges if b.statement is not None]
             guards = _hook_guards(index, found.node, bridges)
-            dropped += guards or _unused_loop_locals(index, found.node, bridges)
+            dropped.extend(guards or _unused_loop_locals(index, found.node, bridges))
             if found.node is info.method(sync_name):
                 removals.extend(dropped)
                 claims.append(found.node)
@@ -262,7 +262,7 @@ class AsyncTestNeverRunsRule(Rule):
         body = class_body(info.node)
         if overrides and body:
             last = body[-1]
-            if _is_pass(last) and id(last) not in plan.removals:
+            if isinstance(last, cst.SimpleStatementLine) and _is_pass(last):
                 # ``class Base(Plain, TestCase): pass``: the override takes the pass's place.
                 first, *rest = overrides
                 plan.replace(last, first.with_changes(leading_lines=last.leading_lines))
@@ -442,14 +442,14 @@ def _import_target_base(index: ModuleIndex, plan: Plan, switched: int) -> None:
             ):
                 continue
             uses = len(_TESTCASE_USE.findall(index.module.code)) - 1 - switched
-            kept = [
-                a.name.value if a.asname is None else None
-                for a in names
-                if not (a.name.value == "TestCase" and a.asname is None and uses <= 0)
-            ]
-            if None in kept:
+            if any(a.asname is not None for a in names):
                 break  # an alias (``import x as y``): leave the layout to the engine
-            wanted = sorted({n for n in kept if n is not None} | {TARGET_BASE}, key=_isort_key)
+            kept = {
+                a.name.value
+                for a in names
+                if isinstance(a.name, cst.Name) and not (a.name.value == "TestCase" and uses <= 0)
+            }
+            wanted = sorted(kept | {TARGET_BASE}, key=_isort_key)
             new_names = [
                 cst.ImportAlias(
                     name=cst.Name(name),
