@@ -529,7 +529,7 @@ class ProjectIndex:
         paths = self.files if not self.handed_over else [p for p in self.data if p in self.files]
         for path in sorted(paths):
             data = self._bytes(path)
-            if data is None or _ASYNC_TEST not in data:
+            if data is None or _ASYNC_TEST not in data or not _may_hold_testcase(data):
                 continue
             summary = self.module(path)
             for cls in summary.all_classes:
@@ -728,6 +728,18 @@ def _with_root(
     if shown is None:
         return data
     return replace(data, root=f"`{shown[0]}` ({shown[1]}:{shown[2]})", root_blocker=blocker)
+
+
+_CLASS_BASES = re.compile(rb"class[ \t]+\w+[ \t]*\(([^)]*)\)")
+_WORD = re.compile(rb"\w+")
+# Base tokens that cannot make a class a plain TestCase (IsolatedAsyncioTestCase, object).
+_ASYNC_OR_PLAIN = frozenset({b"unittest", b"IsolatedAsyncioTestCase", b"object"})
+
+
+def _may_hold_testcase(data: bytes) -> bool:
+    """Some class header names a base other than IsolatedAsyncioTestCase/object (a file of
+    pytest-style classes or IsolatedAsyncioTestCases only is not parsed)."""
+    return any(set(_WORD.findall(bases)) - _ASYNC_OR_PLAIN for bases in _CLASS_BASES.findall(data))
 
 
 _KNOWN_LIBRARY = TESTCASE_BASES | ASYNC_AWARE_BASES | {BUILTIN_OBJECT}
