@@ -93,11 +93,15 @@ def index_wants(memo: dict[str, object], path: str, data: bytes) -> bool:
     path = os.path.abspath(path)
     wanted = b"async def test" in data
     if any(needle in data for needle in _HOOK_NEEDLES):
-        keys, inheriting = _hook_keys(data)
+        keys, inheriting, owners = _hook_keys(data)
         if keys:
             by_file = memo.setdefault("hook_keys", {})
             assert isinstance(by_file, dict)
             by_file[path] = keys
+            all_owners = memo.setdefault("hook_owners", {})
+            assert isinstance(all_owners, dict)
+            for key, names in owners.items():
+                all_owners.setdefault(key, set()).update(names)
         if inheriting:
             children = memo.setdefault("inheriting_keys", {})
             assert isinstance(children, dict)
@@ -123,18 +127,21 @@ def extra_codes(index: ProjectIndex, path: str) -> set[str]:
 HookKey = tuple[bytes, tuple[bytes, ...]]
 
 
-def _hook_keys(data: bytes) -> tuple[frozenset[HookKey], frozenset[HookKey]]:
+def _hook_keys(
+    data: bytes,
+) -> tuple[frozenset[HookKey], frozenset[HookKey], dict[HookKey, set[bytes]]]:
     """A coarse key (name, tokens of the body) per hook definition, from bytes: equal ``ast``
     bodies give equal keys (strings, comments and the docstring are dropped), so two files
     whose keys never meet cannot hold a twin of each other. Returns every key, and the keys
     of hooks in classes with a base this file does not define (those that may be twins of a
-    hook in another file)."""
+    hook in another file), and the classes holding each key."""
     headers = []
     for m in _CLASS_HEADER.finditer(data):
         class_indent = _line_indent(data, m.start(), allow_async=False)
         if class_indent is not None:
             headers.append((m.start(), class_indent, m.group(1), m.group(2)))
     local = {name for _, _, name, _ in headers}
+    owners: dict[HookKey, set[bytes]] = {}
     every: set[HookKey] = set()
     inheriting: set[HookKey] = set()
     for match in _TWIN_DEF_LINE.finditer(data):
@@ -145,16 +152,17 @@ def _hook_keys(data: bytes) -> tuple[frozenset[HookKey], frozenset[HookKey]]:
         key = (match.group(1), _body_tokens(data, match.end(), indent))
         every.add(key)
         owner = None
-        for start, class_indent, _name, bases in headers:
+        for start, class_indent, name, bases in headers:
             if start > match.start():
                 break
             if class_indent < indent:
                 owner = bases
+                owners.setdefault(key, set()).add(name)
         if owner is not None and any(
             token not in local and token not in _PLAIN_BASES for token in _NAME.findall(owner)
         ):
             inheriting.add(key)
-    return frozenset(every), frozenset(inheriting)
+    return frozenset(every), frozenset(inheriting), owners
 
 
 def _line_indent(data: bytes, start: int, *, allow_async: bool) -> int | None:
@@ -218,7 +226,17 @@ def _shares_hook_key(index: ProjectIndex, path: str) -> bool:
             for key in keys:
                 counts[key] = counts.get(key, 0) + 1
         index.memo["hook_key_counts"] = counts
-    return any(counts.get(key, 0) > 1 for key in mine)
+    # Another file holds the same key, in a class whose name this file mentions (a parent is
+    # named in the child's imports or bases; a sibling with the same body usually is not).
+    owners = index.memo.get("hook_owners")
+    data = index.data.get(path, b"")
+    local = {m.group(1) for m in _CLASS_HEADER.finditer(data)}
+    return any(
+        counts.get(key, 0) > 1
+        and isinstance(owners, dict)
+        and any(re.search(rb"\b" + name + rb"\b", data) for name in owners.get(key, set()) - local)
+        for key in mine
+    )
 
 
 def _ssc004_files(index: ProjectIndex) -> set[str]:
