@@ -7,7 +7,13 @@ Works on a temporary copy of ``examples/ssot_project`` and walks through:
 3. ``ssot-codemod apply .`` rewrites the files (exit 0, ``*.backup`` kept);
 4. the tests pass; a second dry run finds nothing left to change;
 5. ``ssot-codemod revert .`` (exit 0) restores every file byte for byte (sha256),
-   and no ``*.backup`` remains.
+   and no ``*.backup`` remains;
+6. ``ssot-codemod check .`` counts the async tests that never ran (they sit in test modules
+   that subclass the framework from other files);
+7. ``ssot-codemod apply --unsafe-fixes .`` fixes them at the root: one file, the framework
+   module, is rewritten (its ``SSotAsyncTestCase`` is rebased on ``IsolatedAsyncioTestCase``);
+8. the canary async tests (plain, ``@pytest.mark.asyncio``, ``@patch``) now run and fail,
+   the other tests still pass; ``revert`` restores every file byte for byte again.
 
 Every step is checked, so the script doubles as an end-to-end test: it exits 1 as
 soon as a step does not behave as expected (the copy is then kept for inspection).
@@ -16,7 +22,9 @@ soon as a step does not behave as expected (the copy is then kept for inspection
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -50,6 +58,17 @@ MAX_DIFF_LINES = 200
 HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 # pytest's final "11 failed, 1 error in 1.05s" line
 RESULT_LINE = re.compile(r"\d+ (failed|passed|errors?)\b.* in [\d.]+s")
+# pytest -rA summary lines: "FAILED tests/x.py::Class::test_name - message"
+OUTCOME_LINE = re.compile(r"^(PASSED|FAILED|ERROR) (\S+?)::(?:\w+::)?(test_\w+)", re.M)
+# pytest's warning for an async test method that a plain TestCase called but never awaited
+NEVER_AWAITED = re.compile(r"RuntimeWarning: coroutine '(\w+\.test_\w+)' was never awaited")
+FRAMEWORK = "test_framework/ssot/base_test_case.py"
+CANARY_MODULE = "tests/golden_path/test_refund_canaries.py"
+CANARY_PREFIX = "test_canary_"
+CANARY_MESSAGE = "canary: "
+# Async code that calls setUp() itself: after the rebase setUp no longer runs asyncSetUp (the
+# runner awaits it), so these need ``await case.asyncSetUp()`` - form C is opt-in for this reason.
+SETUP_FROM_ASYNC_MODULE = "tests/golden_path/test_async_consumers.py"
 
 
 class DemoFailure(Exception):
@@ -278,6 +297,12 @@ class Demo:
             raise self.fail(f"the tests still fail after apply (pytest exit {proc.returncode})")
         if ERROR_TEXT in output:
             raise self.fail(f"{ERROR_TEXT!r} still appears in the output")
+        never = sorted(set(NEVER_AWAITED.findall(output)))
+        if never:
+            self.console.print(
+                f"  [yellow]but {len(never)} of the passing tests are async tests that never "
+                "ran: pytest only warns 'coroutine ... was never awaited' (see step 9)[/]"
+            )
         self.ok("after: tests green (exit 0)")
 
     def idempotent(self) -> None:
@@ -329,6 +354,119 @@ class Demo:
             self.console.print(f"  [dim]note: the codemod's journal remains: {', '.join(journal)}")
         self.ok(f"byte-identical: all {len(original)} files (sha256), no *.backup files remain")
 
+    # -- fix at the root: the async tests that never ran ---------------------------------
+
+    def never_ran(self) -> int:
+        self.step("Count the async tests that never ran: ssot-codemod check .")
+        cmd = [*CODEMOD, "check", "--output-format", "json", "."]
+        self.command([*CODEMOD, "check", "."])
+        proc = run(cmd, self.copy)
+        if proc.returncode != 1:
+            self.show_output(proc.stdout + proc.stderr, "red", tail=40)
+            raise self.fail(f"check exited {proc.returncode}", "expected 1 (findings)")
+        try:
+            findings = json.loads(proc.stdout)
+        except ValueError as exc:
+            raise self.fail("check --output-format json printed no JSON", str(exc)) from exc
+        ssc004 = [f for f in findings if f["code"] == "SSC004"]
+        tests = [f for f in ssc004 if f["path"] != FRAMEWORK]
+        roots = [f for f in ssc004 if f["path"] == FRAMEWORK]
+        lines = [f"{f['path']}:{f['line']}:{f['column']}: SSC004 {f['message']}" for f in ssc004]
+        self.show_output("\n".join(lines + [proc.stderr.strip()]), "yellow", tail=30)
+        files = sorted({f["path"] for f in tests})
+        canaries = [f for f in tests if f["path"] == CANARY_MODULE]
+        if not tests:
+            raise self.fail("check reported no async test that never ran")
+        if len(canaries) != 3:
+            raise self.fail("check did not report the three canaries", f"got {len(canaries)}")
+        if not roots:
+            raise self.fail(f"no root-cause finding in {FRAMEWORK}")
+        not_fixable = [f for f in ssc004 if f["fix"] != "unsafe"]
+        if not_fixable:
+            raise self.fail(
+                "SSC004 findings must be fixable with --unsafe-fixes", not_fixable[0]["message"]
+            )
+        self.ok(
+            f"check: {len(tests)} async tests in {len(files)} files never ran "
+            f"(reported PASSED), all because of one class in {FRAMEWORK}"
+        )
+        return len(tests)
+
+    def root_fix(self, before: dict[str, str]) -> None:
+        self.step("Fix them at the root: ssot-codemod apply --unsafe-fixes .")
+        cmd = [*CODEMOD, "apply", "--unsafe-fixes", "."]
+        self.command(cmd)
+        proc = run(cmd, self.copy)
+        self.console.print(Text(proc.stderr.rstrip(), style="dim"))
+        if proc.returncode != 0:
+            self.show_output(proc.stdout + proc.stderr, "red", tail=40)
+            raise self.fail(f"apply --unsafe-fixes exited {proc.returncode}", "expected 0")
+        after = snapshot(self.copy)
+        changed = sorted(p for p in before if after.get(p) != before[p])
+        if changed != [FRAMEWORK]:
+            raise self.fail("expected exactly one file rewritten", ", ".join(changed) or "none")
+        new = (self.copy / FRAMEWORK).read_text(encoding="utf-8")
+        old = (self.copy / f"{FRAMEWORK}.backup").read_text(encoding="utf-8")
+        self.show_diff(self.root_hunks(old, new))
+        if "IsolatedAsyncioTestCase" not in new:
+            raise self.fail("the framework was not rebased on IsolatedAsyncioTestCase")
+        self.ok(f"apply --unsafe-fixes: 1 file rewritten ({FRAMEWORK}); no test module touched")
+
+    @staticmethod
+    def root_hunks(old: str, new: str) -> str:
+        """The unified diff without the hunk that inserts the (long, unchanged) helper."""
+        diff = list(
+            difflib.unified_diff(
+                old.splitlines(), new.splitlines(), f"a/{FRAMEWORK}", f"b/{FRAMEWORK}", lineterm=""
+            )
+        )
+        kept: list[str] = diff[:2]
+        hunk: list[str] = []
+        for line in [*diff[2:], "@@"]:
+            if line.startswith("@@"):
+                if hunk and not any(h.startswith("+def run_coroutine_sync") for h in hunk):
+                    kept.extend(hunk)
+                hunk = []
+            hunk.append(line)
+        return "\n".join(kept)
+
+    def canaries_fail(self, never_ran: int) -> None:
+        self.step("Run the tests: the async tests now run, and the canaries fail")
+        cmd = [*PYTEST, "-rA"]
+        self.command(cmd)
+        proc = run(cmd, self.copy, columns=self.console.width - 4)
+        output = proc.stdout + proc.stderr
+        outcomes = {f"{path}::{name}": word for word, path, name in OUTCOME_LINE.findall(output)}
+        failed = sorted(t for t, word in outcomes.items() if word != "PASSED")
+        canaries = [t for t in failed if t.startswith(CANARY_MODULE) and CANARY_PREFIX in t]
+        from_async = [t for t in failed if t.startswith(SETUP_FROM_ASYNC_MODULE)]
+        other = [t for t in failed if t not in canaries and t not in from_async]
+        shown_lines = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        shown_lines += [line for line in output.splitlines() if RESULT_LINE.search(line)][-1:]
+        self.show_output("\n".join(shown_lines), "yellow", tail=30, title="pytest -rA")
+        if ERROR_TEXT in output:
+            raise self.fail(f"{ERROR_TEXT!r} is back")
+        if proc.returncode != 1:
+            raise self.fail(f"pytest exited {proc.returncode}", "expected 1 (the canaries fail)")
+        if len(canaries) != 3 or output.count(CANARY_MESSAGE) < 3:
+            raise self.fail("the three canaries did not fail by running", ", ".join(canaries))
+        if other:
+            raise self.fail("tests other than the canaries fail", ", ".join(other))
+        passed = sum(1 for word in outcomes.values() if word == "PASSED")
+        if passed == 0:
+            raise self.fail("no test passed")
+        if from_async:
+            self.console.print(
+                f"  [dim]{len(from_async)} test(s) in {SETUP_FROM_ASYNC_MODULE} call setUp() "
+                "from async code: after the rebase setUp no longer runs asyncSetUp, so they "
+                "need `await case.asyncSetUp()` (SSC001's message says so) — the reason this "
+                "fix is opt-in[/]"
+            )
+        self.ok(
+            f"after --unsafe-fixes: the 3 canaries run and fail; {passed} tests pass, "
+            f"including the {never_ran - 3} other async tests that never ran before"
+        )
+
     def summary(self, passed: bool, seconds: float) -> None:
         self.console.print()
         table = Table(show_header=False, box=None, padding=(0, 1))
@@ -356,7 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         Panel(
             "The SSOT test framework bridges [bold]asyncSetUp[/] with "
             "[bold]loop.run_until_complete()[/] and re-enters it from inside the loop.\n"
-            "red → diff → apply → green → revert → byte-identical",
+            "red → diff → apply → green → revert → byte-identical\n"
+            "Async tests that never ran → one root fix with --unsafe-fixes → the canaries fail "
+            "→ revert → byte-identical",
             title="[bold]ssot-codemod demo",
             border_style="cyan",
         )
@@ -373,6 +513,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.apply(original)
         demo.tests_green()
         demo.idempotent()
+        demo.revert()
+        demo.compare(original)
+        never_ran = demo.never_ran()
+        demo.root_fix(original)
+        demo.canaries_fail(never_ran)
         demo.revert()
         demo.compare(original)
         passed = True

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from ssot_codemod.project.context import EMPTY_CONTEXT, ExternalClass, MethodSummary, ProjectContext
 from ssot_codemod.sourcemap import SourceMap
 
 UNKNOWN = "?"
@@ -83,12 +84,20 @@ RUNNER_METHODS = frozenset(
 class InheritedMethod:
     """Result of a method lookup along the local MRO."""
 
-    owner: str  # class key: "local:Name" or a qualified external name, or UNKNOWN
+    owner: str  # class key: "local:Name", a project class id, a qualified name, or UNKNOWN
     node: cst.FunctionDef | None  # the definition when the owner is a local class
+    # What the project index knows about the definition when the owner is in another file.
+    external: MethodSummary | None = None
+    owner_name: str = ""  # the defining class's name (local or in another file)
 
     @property
     def known(self) -> bool:
         return self.owner != UNKNOWN
+
+    @property
+    def defined(self) -> bool:
+        """Defined by a class of the project (this file or another), not a library no-op."""
+        return self.node is not None or self.external is not None
 
 
 NOT_DEFINED = InheritedMethod(BUILTIN_OBJECT, None)
@@ -135,8 +144,10 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
 class ModuleIndex:
     """Bindings and classes of one module, computed once and shared by all rules."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, context: ProjectContext | None = None) -> None:
         self.module = module
+        # Facts about classes in other files of the project (empty: the single-file view).
+        self.context = context if context is not None else EMPTY_CONTEXT
         self.bindings: dict[str, set[str]] = {}
         self.star_import = False
         self.classes: dict[str, ClassInfo] = {}
@@ -226,7 +237,10 @@ class ModuleIndex:
                 local = imported
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     local = alias.asname.name.value
-                self._bind(local, f"{module_name}.{imported}" if module_name else imported)
+                if not module_name or module_name.endswith("."):  # from . import name
+                    self._bind(local, f"{module_name}{imported}")
+                else:
+                    self._bind(local, f"{module_name}.{imported}")
         elif isinstance(small, (cst.Assign, cst.AnnAssign)):
             targets: Sequence[cst.BaseExpression]
             if isinstance(small, cst.Assign):
@@ -269,6 +283,16 @@ class ModuleIndex:
                 for h in heads
             }
         return {UNKNOWN}
+
+    def external_class(self, key: str) -> ExternalClass | None:
+        """A class of another project file, by MRO key (its id) or by qualified spelling."""
+        return self.context.by_id(key) or self.context.external(key)
+
+    def method_key(self, found: InheritedMethod) -> str | None:
+        """The normalised body of a found method, local or in another file."""
+        if found.node is not None:
+            return self.function_key(found.node)
+        return found.external.key if found.external is not None else None
 
     def resolves_to(self, expr: cst.BaseExpression, qualified: str) -> bool:
         return self.resolve(expr) == {qualified}
@@ -316,8 +340,17 @@ class ModuleIndex:
                     runs_hooks |= key in RUNS_ASYNC_HOOKS_BASES
                 elif key in TESTCASE_BASES:
                     is_testcase = True
+                elif (external := self.context.external(key)) is not None:
+                    is_testcase |= external.is_testcase
+                    is_async |= external.is_async_aware
+                    runs_hooks |= external.runs_async_hooks
+                    unknown.extend(external.unknown_bases)
+                    has_metaclass |= external.has_metaclass
+                    overrides_runner |= external.overrides_runner
                 elif key != BUILTIN_OBJECT:
-                    unknown.append(self.module.code_for_node(arg.value))
+                    text = self.module.code_for_node(arg.value)
+                    why = self.context.why_unresolved(key)
+                    unknown.append(f"{text} ({why})" if why else text)
         return ClassFacts(
             is_testcase=is_testcase,
             is_async_aware=is_async,
@@ -353,6 +386,11 @@ class ModuleIndex:
                 if parent_mro is None:
                     return None
                 sequences.append(list(parent_mro))
+            elif (external := self.context.external(key)) is not None:
+                if external.linear is None:
+                    return None
+                direct[-1] = external.id
+                sequences.append(list(external.linear))
             else:
                 sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
         sequences.append(direct)
@@ -386,7 +424,13 @@ class ModuleIndex:
                 owner = self.classes[key[len(LOCAL_PREFIX) :]]
                 node = owner.method(name)
                 if node is not None:
-                    return InheritedMethod(key, node)
+                    return InheritedMethod(key, node, owner_name=owner.name)
+            elif (external := self.context.by_id(key)) is not None:
+                summary = external.method(name)
+                if summary is not None:
+                    return InheritedMethod(key, None, summary, owner_name=external.name)
+                if name in external.method_names:
+                    return InheritedMethod(UNKNOWN, None)  # defined there, not summarised
             elif key in _KNOWN_BASE_METHODS:
                 if name in _KNOWN_BASE_METHODS[key]:
                     return InheritedMethod(key, None)
@@ -503,6 +547,11 @@ def function_key(module: cst.Module, node: cst.FunctionDef) -> str | None:
 def depends_on_defining_class(module: cst.Module, node: cst.FunctionDef) -> str | None:
     """Why moving this body to another class would change what it does, or None."""
     tree = ast.parse(textwrap.dedent(module.code_for_node(node.with_changes(leading_lines=()))))
+    return depends_on_class_ast(tree)
+
+
+def depends_on_class_ast(tree: ast.AST) -> str | None:
+    """:func:`depends_on_defining_class` over an ``ast`` tree."""
     for sub in ast.walk(tree):
         if isinstance(sub, ast.Name) and sub.id in ("super", "__class__"):
             return f"it uses {sub.id}"
@@ -515,3 +564,24 @@ def depends_on_defining_class(module: cst.Module, node: cst.FunctionDef) -> str 
 
 def _is_private(name: str) -> bool:
     return name.startswith("__") and not name.endswith("__")
+
+
+# -- decorators on async tests --------------------------------------------------------------
+# Decorators that leave a coroutine test a coroutine function: pytest marks (pytest-asyncio
+# ignores unittest classes) and mock's patchers. Anything else may run the coroutine itself.
+_TRANSPARENT_EXACT = frozenset(
+    f"{mock}.{name}"
+    for mock in ("unittest.mock", "mock")
+    for name in ("patch", "patch.object", "patch.dict", "patch.multiple")
+)
+
+
+def decorator_transparent(qualified: set[str]) -> bool:
+    """Whether a decorator (its callee's possible qualified names) keeps a coroutine test one."""
+    return bool(qualified) and all(
+        name.startswith("pytest.mark.") or name in _TRANSPARENT_EXACT for name in qualified
+    )
+
+
+def decorators_transparent(decorators: Sequence[set[str]]) -> bool:
+    return all(decorator_transparent(q) for q in decorators)

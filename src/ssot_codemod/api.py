@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from ssot_codemod.cache import ResultsCache
+    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.run import ProjectReport
     from ssot_codemod.rules.base import Rule
 
 __all__ = [
@@ -78,6 +80,9 @@ def _kill_after(budget: float) -> float:
 
 _FAILED_STATUSES: frozenset[str] = frozenset({"error", "refused"})
 
+# Rules whose candidate files the project index chooses when it is on.
+_PROJECT_DECIDES = frozenset({"SSC004"})
+
 
 @dataclass(frozen=True)
 class Options:
@@ -99,6 +104,11 @@ class Options:
     file_timeout: float | None = DEFAULT_FILE_TIMEOUT
     # The results cache directory (check only; see ssot_codemod.cache); None: no cache.
     cache_dir: Path | None = None
+    # Configured import roots (``src = [...]``), absolute; the project view also uses the
+    # project root, ``src/`` and each file's package chain.
+    src: tuple[Path, ...] = ()
+    # False: the single-file view (no project index); for comparisons and debugging.
+    project_view: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,8 @@ class RunResult:
     elapsed: float = 0.0
     # The --helper-module file, when this run created or extended it (or would, in a dry run).
     helper_module_path: Path | None = None
+    # The project view: never-run tests grouped by root class, unresolved bases, skipped tests.
+    project: ProjectReport | None = None
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -193,6 +205,8 @@ class _Task:
     fix: bool = True  # False for check: findings only, no rewrite to build and verify
     budget: float | None = None  # seconds left for this file after its prefilter; None: no limit
     file_timeout: float | None = None  # the configured limit, named when the file is given up
+    # What the project index knows about the other files, for this one (None: single file).
+    context: ProjectContext | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +272,7 @@ def _compute_unbounded(task: _Task) -> _Computed:
             helper_module=task.helper_module,
             fix=task.fix,
             prefiltered=True,
+            context=task.context,
         )
         if not result.changed:
             return _Computed(task.index, findings=result.findings)
@@ -476,6 +491,13 @@ def _run(
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
     tasks: list[_Task] = []
+    # First pass: read and prefilter every file; keep the bytes of candidates and of files the
+    # project index will want (only those: a big tree must not sit in memory).
+    use_project = options.project_view and bool(rules)
+    kept: dict[str, bytes] = {}
+    notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
+    spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
+    pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
     for index, path in enumerate(discovery.files):
         if helper is not None and helper.is_file(path):
             helper.index = index
@@ -485,28 +507,67 @@ def _run(
             results[index] = FileResult(path, "error", error=_read_error(exc))
             tick()
             continue
-        # project-view: pass the file's context fingerprint here (b"" until the index lands)
-        hit = cache.lookup(path, data, b"") if cache is not None else None
+        # The prefilter scans user text too, so it runs under the file's budget.
+        prefilter_started = time.monotonic()
+        try:
+            with deadline(budget):
+                # With the project view, SSC004's candidates come from the index (which
+                # analyses every file with async tests anyway): its ast prefilter is not run twice.
+                matched = tuple(
+                    rule.code
+                    for rule in rules
+                    if not (use_project and rule.code in _PROJECT_DECIDES)
+                    and could_match(data, [rule])
+                )
+                wanted = use_project and _ProjectView.wants(notes, path, data)
+        except FileTimeout:
+            results[index] = FileResult(path, "error", error=gave_up(budget or 0.0))
+            tick()
+            continue
+        spent[index] = time.monotonic() - prefilter_started
+        if wanted:
+            kept[os.path.abspath(path)] = data
+        pending.append((index, path, data if matched else None, matched))
+        if not use_project and not matched:
+            results[index] = FileResult(path, "unchanged")
+            tick()
+            pending.pop()
+    project = (
+        _ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
+    )
+    for index, path, maybe_data, matched in pending:
+        if project is not None:
+            extra = project.extra_codes(path)
+            matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
+        if not matched:
+            results[index] = FileResult(path, "unchanged")
+            tick()
+            continue
+        found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
+        if found is not None:
+            data = found
+        else:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                results[index] = FileResult(path, "error", error=_read_error(exc))
+                tick()
+                continue
+        context = project.context_for(path) if project is not None else None
+        # The cache key includes what the project index resolved for this file, so a file whose
+        # base class changed in another module is not served stale.
+        hit = (
+            cache.lookup(path, data, context.fingerprint if context is not None else b"")
+            if cache is not None
+            else None
+        )
         if hit is not None:
             results[index] = FileResult(
                 path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
             )
             tick()
             continue
-        # The prefilter scans user text too, so it runs under the file's budget.
-        prefilter_started = time.monotonic()
-        try:
-            with deadline(budget):
-                matched = tuple(rule.code for rule in rules if could_match(data, [rule]))
-        except FileTimeout:
-            results[index] = FileResult(path, "error", error=gave_up(budget or 0.0))
-            tick()
-            continue
-        if not matched:
-            results[index] = FileResult(path, "unchanged")
-            tick()
-            continue
-        left = None if budget is None else budget - (time.monotonic() - prefilter_started)
+        left = None if budget is None else budget - spent.get(index, 0.0)
         originals[index] = data
         # The helper module itself must not import the helper from itself: it gets the helper
         # inline, as without --helper-module.
@@ -524,6 +585,7 @@ def _run(
                 fix=mode != "check",
                 budget=None if left is None else max(left, 1e-3),
                 file_timeout=budget,
+                context=context,
             )
         )
 
@@ -581,7 +643,85 @@ def _run(
         discovery.errors,
         time.perf_counter() - started,
         helper_module_path=helper_path,
+        project=project.report() if project is not None else None,
     )
+
+
+@dataclass
+class _ProjectView:
+    """The run's project index and what the files named in this run may write."""
+
+    index: Any  # project.index.ProjectIndex (imported lazily)
+    named: tuple[str, ...]
+    unsafe_fixes: bool
+
+    @classmethod
+    def build(
+        cls,
+        paths: Sequence[Path | str],
+        files: Sequence[Path],
+        data: dict[str, bytes],
+        notes: dict[str, object],
+        options: Options,
+    ) -> _ProjectView | None:
+        if not options.project_view or not files:
+            return None
+        from ssot_codemod.files import discover
+        from ssot_codemod.project.index import ProjectIndex
+        from ssot_codemod.project.run import needs_whole_project, project_root
+
+        as_paths = [Path(p) for p in paths]
+        root = project_root(as_paths, options.project_root)
+        named = tuple(os.path.abspath(f) for f in files)
+        everything: list[str] = list(named)
+        extra: list[str] = []
+        if needs_whole_project(as_paths):
+            # Files named one by one (pre-commit): read the rest of the project as well, so
+            # they get the findings a scan of the whole project gives them.
+            walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
+            extra = [os.path.abspath(f) for f in walked.files if os.path.abspath(f) not in data]
+            everything.extend(extra)
+        src = [root / entry for entry in options.src]  # relative entries: to the project
+        index = ProjectIndex.build(root, everything, src=src, data=data)
+        index.memo.update(notes)
+        from ssot_codemod.project.run import index_wants
+
+        for path in dict.fromkeys(extra):
+            if path in named:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+            except OSError:
+                continue
+            if index_wants(index.memo, path, content):
+                index.data[path] = content
+        return cls(index, named, options.unsafe_fixes)
+
+    @staticmethod
+    def wants(notes: dict[str, object], path: Path, data: bytes) -> bool:
+        """Whether the index will parse this file whatever the run asks (kept in memory);
+        what it needs from the bytes of the others is noted in *notes*."""
+        from ssot_codemod.project.run import index_wants
+
+        return index_wants(notes, os.fspath(path), data)
+
+    def extra_codes(self, path: Path) -> set[str]:
+        from ssot_codemod.project.run import extra_codes
+
+        return extra_codes(self.index, os.fspath(path))
+
+    def context_for(self, path: Path) -> ProjectContext:
+        context: ProjectContext = self.index.context_for(
+            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=frozenset(self.named)
+        )
+        return context
+
+    def report(self) -> ProjectReport:
+        from ssot_codemod.project.run import report
+
+        result: ProjectReport = report(self.index, self.named, unsafe_fixes=self.unsafe_fixes)
+        return result
 
 
 def _finish(

@@ -224,6 +224,9 @@ def _build_options(
         if file_timeout is not None
         else config.get("file-timeout", DEFAULT_FILE_TIMEOUT),
         cache_dir=_cache_dir(config, config_path) if cache else None,
+        src=tuple(config_path.parent / entry for entry in config.get("src", ()))
+        if config_path is not None
+        else (),
     )
     try:
         resolve_rules(options)
@@ -312,6 +315,11 @@ def _verbose_lines(command: Command, result: RunResult) -> None:
             codes = ", ".join(sorted({f.code for f in file.findings}))
             detail = f"{file.status} ({codes})"
         click.echo(f"{display_path(file.path)}: {detail}", err=True)
+    if result.project is not None:
+        from ssot_codemod.project.run import verbose_lines
+
+        for line in verbose_lines(result.project):
+            click.echo(line, err=True)
 
 
 def _finish(

@@ -22,7 +22,7 @@ __all__ = ["ConfigError", "TABLE", "find_config", "load_config", "is_dotted_name
 
 TABLE = "ssot-codemod"
 
-_LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude")
+_LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude", "src")
 _BOOL_KEYS = ("unsafe-fixes", "force-exclude")
 _STR_KEYS = ("helper-module",)
 _SECONDS_KEYS = ("file-timeout",)  # a number >= 0; 0 means no limit
@@ -117,8 +117,8 @@ def load_config(start: Path) -> tuple[dict[str, Any], Path | None]:
     """The validated ``[tool.ssot-codemod]`` settings found from *start*, and their file.
 
     Keys keep the TOML spelling (``select``, ``ignore``, ``exclude``, ``extend-exclude``,
-    ``unsafe-fixes``, ``force-exclude``, ``helper-module``, ``file-timeout``, ``cache-dir``);
-    only keys present in the file are returned.
+    ``src`` (import roots, relative to the file, as in ruff), ``unsafe-fixes``, ``force-exclude``,
+    ``helper-module``, ``file-timeout``, ``cache-dir``); only keys present in the file are returned.
     ``({}, None)`` when there is no configuration. Raises :class:`ConfigError`.
     """
     found = find_config(start)

@@ -11,6 +11,7 @@ import libcst as cst
 
 from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.module_edits import add_helper_and_imports
+from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import EngineError, Finding, FixResult
@@ -29,12 +30,15 @@ def fix_source(
     helper_module: str | None = None,
     fix: bool = True,
     prefiltered: bool = False,
+    context: ProjectContext | None = None,
 ) -> FixResult:
     """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
 
     ``prefiltered=True`` says the caller already kept only the rules whose ``could_match``
     accepted these bytes (the api does, to choose the files worth parsing).
     With ``fix=False`` (``check``) only the findings are computed; ``code`` is the source.
+    ``context`` is what the project index knows about the other files (bases defined there);
+    without it, anything outside this module is unknown (the single-file view).
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
     result = _run(
@@ -44,9 +48,16 @@ def fix_source(
         helper_module=helper_module,
         fix=fix,
         prefiltered=prefiltered,
+        context=context,
     )
     if result.changed:
-        _verify(result, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module)
+        _verify(
+            result,
+            rules=rules,
+            unsafe_fixes=unsafe_fixes,
+            helper_module=helper_module,
+            context=context,
+        )
     return result
 
 
@@ -58,6 +69,7 @@ def _run(
     helper_module: str | None,
     fix: bool = True,
     prefiltered: bool = False,
+    context: ProjectContext | None = None,
 ) -> FixResult:
     selected = ALL_RULES if rules is None else rules
     if prefiltered:
@@ -70,7 +82,7 @@ def _run(
 
     module = parse_module(source)
     plan = Plan(unsafe_fixes=unsafe_fixes)
-    index = ModuleIndex(module)
+    index = ModuleIndex(module, context)
     for rule in candidates:
         rule.analyze(module, index, plan)
     if not plan.findings:
@@ -80,8 +92,10 @@ def _run(
     if not fix:
         return FixResult(source, source, findings)
     roundtrip = index.source.code
-    ancestors = index.source.ancestors(plan.removals | set(plan.replacements))
-    if not (plan.replacements or plan.removals):
+    ancestors = index.source.ancestors(
+        plan.removals | set(plan.replacements) | set(plan.insertions)
+    )
+    if not (plan.replacements or plan.removals or plan.insertions):
         return FixResult(source, source, findings)
     new_module = module.visit(_PlanApplier(plan, ancestors))
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
@@ -240,6 +254,7 @@ def _verify(
     rules: Sequence[Rule] | None,
     unsafe_fixes: bool,
     helper_module: str | None,
+    context: ProjectContext | None,
 ) -> None:
     """A rewrite is written only if it compiles and a second pass changes nothing."""
     try:
@@ -250,7 +265,11 @@ def _verify(
         ) from None
     try:
         again = _run(
-            result.code, rules=rules, unsafe_fixes=unsafe_fixes, helper_module=helper_module
+            result.code,
+            rules=rules,
+            unsafe_fixes=unsafe_fixes,
+            helper_module=helper_module,
+            context=context,
         )
     except EngineError as exc:
         raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
@@ -271,6 +290,18 @@ class _PlanApplier(cst.CSTTransformer):
         return id(node) in self.ancestors
 
     def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel:
+        key = id(original_node)
+        inserted = self.plan.insertions.get(key)
+        if inserted is not None:
+            kept = self._leave(original_node, updated_node)
+            if isinstance(kept, cst.RemovalSentinel):
+                return cst.FlattenSentinel(inserted)  # type: ignore[return-value]
+            return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value]
+        return self._leave(original_node, updated_node)
+
+    def _leave(
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> cst.CSTNode | cst.RemovalSentinel:
         key = id(original_node)

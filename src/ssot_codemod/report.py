@@ -476,11 +476,16 @@ def summary_line(command: Command, result: RunResult, *, dry_run: bool = False) 
 def write_summary(
     command: Command, result: RunResult, stream: IO[str] | None = None, *, dry_run: bool = False
 ) -> None:
-    line = summary_line(command, result, dry_run=dry_run) + "\n"
+    line = summary_line(command, result, dry_run=dry_run)
+    if result.project is not None and command != "revert":
+        from ssot_codemod.project.run import summary_lines
+
+        for extra in summary_lines(result.project, writes=command == "apply" and not dry_run):
+            line += "\n" + extra
     hint = helper_module_hint(result, dry_run=dry_run) if command == "apply" else None
     if hint:
-        line += hint + "\n"
-    write_text(stream if stream is not None else sys.stderr, line)
+        line += "\n" + hint
+    write_text(stream if stream is not None else sys.stderr, line + "\n")
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ from ssot_codemod.rules.ssc001_bridge import BridgeRule
 from ssot_codemod.rules.ssc002_reentry import ReentryRule
 from ssot_codemod.rules.ssc003_twin import TwinRule
 from ssot_codemod.rules.ssc004_async_tests import AsyncTestNeverRunsRule
+from ssot_codemod.rules.ssc005_isolated_bridge import IsolatedBridgeRule
 
 ALL_RULES: tuple[Rule, ...] = (
     AsyncTestNeverRunsRule(),
     BridgeRule(),
     ReentryRule(),
     TwinRule(),
+    IsolatedBridgeRule(),
 )
 RULES_BY_CODE = {rule.code: rule for rule in sorted(ALL_RULES, key=lambda r: r.code)}
 KNOWN_CODES: tuple[str, ...] = tuple(RULES_BY_CODE)  # in code order, for messages and listings

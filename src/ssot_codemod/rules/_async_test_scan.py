@@ -2,9 +2,11 @@
 
 Suites that use ``IsolatedAsyncioTestCase`` are full of ``async def test_*``; parsing each such
 file with LibCST only to learn that its classes are async-aware made ``check`` slow on big trees.
-``ast`` parses ~10x faster. This keeps a file unless *every* class with an undecorated async
-test certainly inherits from IsolatedAsyncioTestCase or certainly has a base imported from
-another module (which SSC004 never reports on) — so it can only err towards keeping a file.
+``ast`` parses ~10x faster. This keeps a file unless *every* class with an async test
+(undecorated, or decorated only with ``pytest.mark.*`` / ``patch``, which leave it a coroutine)
+certainly inherits from IsolatedAsyncioTestCase or certainly has a base imported from another
+module (which SSC004 only reports on when the project index says so: the api then selects the
+rule for the file itself) — so it can only err towards keeping a file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import ast
 from collections import deque
 from collections.abc import Iterator
+
+from ssot_codemod.analysis import decorators_transparent
 
 _ASYNC_AWARE = frozenset(
     {"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase"}
@@ -94,11 +98,15 @@ def may_have_never_awaited_tests(data: bytes) -> bool:
                 return True  # imported from another module: SSC004 reports unknown bases never
         return False
 
+    def transparent(stmt: ast.AsyncFunctionDef) -> bool:
+        callees = [d.func if isinstance(d, ast.Call) else d for d in stmt.decorator_list]
+        return decorators_transparent([qualified(c) for c in callees])
+
     for cls in (definition for group in classes.values() for definition in group):
         has_async_test = any(
             isinstance(stmt, ast.AsyncFunctionDef)
             and stmt.name.startswith("test")
-            and not stmt.decorator_list
+            and transparent(stmt)
             for stmt in cls.body
         )
         if has_async_test and not certainly_excluded(cls, frozenset({cls.name})):

@@ -36,12 +36,17 @@ class Plan:
     imports: set[tuple[str, str | None]] = field(default_factory=set)  # (module, obj)
     # Functions a rule has claimed for its own edits; other rules must not remove them whole.
     claimed: set[int] = field(default_factory=set)
+    # Statements to add after a statement (by its id), e.g. a method after a class's last one.
+    insertions: dict[int, list[cst.BaseStatement]] = field(default_factory=dict)
 
     def replace(self, old: cst.CSTNode, new: cst.CSTNode) -> None:
         self.replacements[id(old)] = new
 
     def remove(self, node: cst.CSTNode) -> None:
         self.removals.add(id(node))
+
+    def insert_after(self, anchor: cst.CSTNode, statement: cst.BaseStatement) -> None:
+        self.insertions.setdefault(id(anchor), []).append(statement)
 
     def report(
         self,

@@ -83,7 +83,9 @@ class BridgeRule(Rule):
         "module: with no loop running it is exactly the old call on the same loop (left open and "
         "current); inside a running loop it runs the coroutine to completion on a worker thread "
         "instead of failing, and a re-entrant call for the same test returns at once. Blocking "
-        "the running loop on a thread that needs that loop (the naive fix) deadlocks."
+        "the running loop on a thread that needs that loop (the naive fix) deadlocks. Classes "
+        "that are IsolatedAsyncioTestCases - directly, or through bases in any file of the "
+        "project - are left to SSC005."
     )
     example = (
         "class Base(unittest.TestCase):\n"

@@ -12,6 +12,7 @@ from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     UNKNOWN,
     ClassInfo,
+    InheritedMethod,
     ModuleIndex,
 )
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
@@ -50,7 +51,9 @@ class ReentryRule(Rule):
         "already running`. Removing the call is the fix; the sync setup still runs once, "
         "through the setUp that called asyncSetUp. In an IsolatedAsyncioTestCase the runner "
         "already called setUp, so the call runs the parent's sync setup a second time per "
-        "test; there it becomes `await super().asyncSetUp()`."
+        "test; there it becomes `await super().asyncSetUp()`. The setUp that `super()` reaches is "
+        "followed across modules (the project view), so a bridge defined in the framework's "
+        "module is recognised from the subclass's file."
     )
     example = (
         "class SSotAsyncTestCase(SSotBaseTestCase, unittest.TestCase):\n"
@@ -123,7 +126,7 @@ class ReentryRule(Rule):
             )
             return
         runner = index.lookup(info, sync_name)
-        if runner.node is None or not _chain_bridges(index, info, sync_name, hook):
+        if not runner.defined or not _chain_bridges(index, info, sync_name, hook):
             # The sync method (nor the ones it reaches through super()) does not bridge to
             # this hook: calling it is not a re-entry.
             return
@@ -131,10 +134,13 @@ class ReentryRule(Rule):
         if call.super_from is not None:
             named = index.resolve(cst.Name(call.super_from))
             after = next(iter(named)) if len(named) == 1 else UNKNOWN
+            external = index.external_class(after)
+            if external is not None:
+                after = external.id
         target = runner if call.target == "self" else index.lookup(info, sync_name, after=after)
-        if target.node is None and target.known:
+        if not target.defined and target.known:
             return  # it reaches TestCase's no-op (or nothing): not a re-entry
-        if target.node is None:
+        if not target.defined:
             plan.report(
                 self.code,
                 call.expr,
@@ -142,9 +148,12 @@ class ReentryRule(Rule):
                 f"rewritten because the {sync_name} it reaches cannot be checked here",
             )
             return
-        same = target.node is runner.node or index.function_key(target.node) == index.function_key(
-            runner.node
+        same = (target.node is not None and target.node is runner.node) or (
+            target.owner == runner.owner and target.external is not None
         )
+        if not same:
+            key = index.method_key(target)
+            same = key is not None and key == index.method_key(runner)
         if not same:
             plan.report(
                 self.code,
@@ -160,7 +169,7 @@ class ReentryRule(Rule):
             call.expr,
             f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
             f"loop is already running'; remove the call — the sync {sync_name} still runs once "
-            f"per test, through the {sync_name} that runs {hook}",
+            f"per test, through the {sync_name} that runs {hook}" + _defined_in(index, runner),
             fix="safe",
             applied=True,
         )
@@ -217,11 +226,31 @@ class ReentryRule(Rule):
             plan.remove(call.expr)
 
 
+def _defined_in(index: ModuleIndex, found: InheritedMethod) -> str:
+    """`` (defined in path:line)`` for a method of a class in another file."""
+    if found.external is None:
+        return ""
+    owner = index.external_class(found.owner)
+    return f" ({found.owner_name}.{found.external.name} is in {owner.where})" if owner else ""
+
+
 def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: str) -> bool:
     """Whether the instance's ``sync_name`` runs ``hook`` through a bridge, itself or in a
-    cooperative ``super().setUp()`` chain of local classes (a mixin that does its own setup,
-    then defers to the bridging mixin)."""
+    cooperative ``super().setUp()`` chain (a mixin that does its own setup, then defers to the
+    bridging mixin) of classes in this module or, through the project view, in others."""
     for key in index.mro(info) or ():
+        external = index.external_class(key)
+        if external is not None:
+            summary = external.method(sync_name)
+            if summary is None:
+                if sync_name in external.method_names:
+                    return False
+                continue
+            if hook in summary.bridges:
+                return True
+            if not summary.calls_super:
+                return False
+            continue
         if not key.startswith(LOCAL_PREFIX):
             return False  # TestCase and the other known bases never bridge
         node = index.classes[key[len(LOCAL_PREFIX) :]].method(sync_name)

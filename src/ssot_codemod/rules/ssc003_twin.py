@@ -42,7 +42,8 @@ class TwinRule(Rule):
         "override changes nothing at runtime. A class that defines the method twice only ever "
         "runs the second one: the first is dead code. Identical twins are removed; twins that "
         "differ are reported, never merged, because the later one may have dropped a step on "
-        "purpose — or by accident."
+        "purpose — or by accident. The inherited method may live in another module of the "
+        "project (the project view compares the subclass's override with it)."
     )
     example = (
         "class Base:\n"
@@ -121,16 +122,29 @@ class TwinRule(Rule):
         override: cst.FunctionDef,
         plan: Plan,
     ) -> None:
-        if id(override) in plan.claimed:
-            return
         inherited = index.lookup(info, override.name.value, after=LOCAL_PREFIX + info.key)
-        if inherited.node is None:
+        if not inherited.defined:
             return
         key = index.function_key(override)
-        if key is None or key != index.function_key(inherited.node):
+        if key is None or key != index.method_key(inherited):
             return
-        owner = index.classes[inherited.owner[len(LOCAL_PREFIX) :]].name
+        owner = inherited.owner_name
+        external = index.external_class(inherited.owner) if inherited.node is None else None
+        if external is not None:
+            owner = f"{owner} ({external.where})"
         name = override.name.value
+        if id(override) in plan.claimed:
+            # Form C edits this override (its bridge goes): removing it would bring the
+            # inherited bridge back.
+            plan.report(
+                self.code,
+                override,
+                f"{info.name}.{name} repeats the {name} it inherits from {owner}; not removed "
+                "in this run because the --unsafe-fixes rebase removes the bridge from it (the "
+                "inherited one would run asyncSetUp a second time)",
+                fix="safe",
+            )
+            return
         reason = depends_on_defining_class(module, override)
         if reason is not None:
             plan.report(
