@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from ssot_codemod.api import Options, apply_paths
+from ssot_codemod.config import load_config
 from ssot_codemod.engine import fix_source
 from ssot_codemod.files import encode_source, read_source
 from ssot_codemod.rules import select_rules
@@ -84,7 +85,7 @@ def project_outputs(fixtures: Path = FIXTURES) -> dict[Path, dict[Path, bytes]]:
             with tempfile.TemporaryDirectory() as tmp:
                 copy = Path(tmp) / "input"
                 shutil.copytree(source, copy, symlinks=True)
-                result = apply_paths([copy], Options(unsafe_fixes=unsafe, jobs=1))
+                result = apply_paths([copy], _options(copy, unsafe=unsafe))
                 for failed in result.failed:
                     warning = f"warning: {project.name}: {failed.path}: {failed.error}"
                     print(warning, file=sys.stderr)
@@ -92,10 +93,29 @@ def project_outputs(fixtures: Path = FIXTURES) -> dict[Path, dict[Path, bytes]]:
     return out
 
 
+def _options(root: Path, *, unsafe: bool) -> Options:
+    """Options as the CLI builds them for *root* (its ``[tool.ssot-codemod] src`` honoured),
+    the same as tests/test_fixture_projects.py uses."""
+    config, config_path = load_config(root)
+    base = config_path.parent if config_path is not None else root
+    return Options(
+        unsafe_fixes=unsafe,
+        jobs=1,
+        exclude_base=config_path.parent if config_path is not None else None,
+        project_root=root,
+        src=tuple(base / entry for entry in config.get("src", ())),
+    )
+
+
 def _write_tree(target: Path, files: dict[Path, bytes], *, check: bool) -> list[Path]:
     """Make *target* hold exactly *files*; the paths that differed."""
     differing: list[Path] = []
-    existing = {p.relative_to(target) for p in target.rglob("*") if p.is_file()}
+    # Placeholders such as ``.keep`` (git keeps no empty directory) are not expectations.
+    existing = {
+        p.relative_to(target)
+        for p in target.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
     for rel in sorted(existing - set(files)):
         differing.append(target / rel)
         if not check:

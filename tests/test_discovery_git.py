@@ -128,4 +128,4 @@ def test_check_help_offers_no_apply_only_option() -> None:
 def test_unknown_rule_lists_known_codes_in_order() -> None:
     result = separate_stderr_runner().invoke(cli, ["rules", "SSC999"])
     assert result.exit_code == 2
-    assert "(known: SSC001, SSC002, SSC003, SSC004)" in result.stderr
+    assert "(known: SSC001, SSC002, SSC003, SSC004, SSC005)" in result.stderr

@@ -140,7 +140,9 @@ def _uses(module: cst.Module) -> _Uses:
 def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Module:
     """Remove top-level standard-library imports that *original* used and *module* no longer
     does (``from asyncio import run`` once ``run(...)`` is rewritten), as ruff's F401 fix
-    would; imports of other modules may have side effects and stay."""
+    would; imports of other modules may have side effects and stay, except the import of our
+    own helper (``from pkg.compat import run_coroutine_sync``) once the rewrite deleted its
+    last call."""
     before, after = _uses(original), _uses(module)
     gone = before.names - after.names
     if gone:
@@ -156,9 +158,17 @@ def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Mo
         name = (
             small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
         )
-        if name is None or _section(name) != 1:
+        if name is None:
             continue
-        kept = [a for a in small.names if (a.evaluated_alias or a.evaluated_name) not in gone]
+        stdlib = _section(name) == 1
+        if not stdlib and not isinstance(small, cst.ImportFrom):
+            continue
+        kept = [
+            a
+            for a in small.names
+            if (a.evaluated_alias or a.evaluated_name) not in gone
+            or not (stdlib or a.evaluated_name == HELPER_NAME)
+        ]
         if len(kept) == len(small.names):
             continue
         changed = True

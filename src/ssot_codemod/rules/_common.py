@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -223,3 +224,37 @@ def _find_bridges(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
 def source_of(module: cst.Module, node: cst.CSTNode) -> str:
     """Source text of a node on one line, for messages."""
     return " ".join(module.code_for_node(node).split())
+
+
+_LOOP_FACTORIES = ("asyncio.get_event_loop", "asyncio.new_event_loop")
+
+
+def unused_loop_locals(
+    index: ModuleIndex, func: cst.FunctionDef, bridges: list[Bridge]
+) -> list[cst.SimpleStatementLine]:
+    """``loop = asyncio.get_event_loop()`` lines whose local only fed the deleted bridges
+    (left behind, they would be an unused variable)."""
+    names = {b.loop.value for b in bridges if isinstance(b.loop, cst.Name)}
+    found: list[cst.SimpleStatementLine] = []
+    text = index.code_for(func)
+    for stmt in block_statements(func.body):
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            continue
+        small = stmt.body[0]
+        if not (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and small.targets[0].target.value in names
+            and isinstance(small.value, cst.Call)
+            and not small.value.args
+            and index.resolve(small.value.func) & set(_LOOP_FACTORIES)
+        ):
+            continue
+        name = small.targets[0].target.value
+        uses = len(re.findall(rf"\b{re.escape(name)}\b", text))
+        if uses == 1 + sum(
+            1 for b in bridges if isinstance(b.loop, cst.Name) and b.loop.value == name
+        ):
+            found.append(stmt)
+    return found

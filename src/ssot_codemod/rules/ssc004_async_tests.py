@@ -20,7 +20,13 @@ from ssot_codemod.analysis import (
     depends_on_defining_class,
 )
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
-from ssot_codemod.rules._common import Bridge, bridges_in, has_async_runner_twin, is_async
+from ssot_codemod.rules._common import (
+    Bridge,
+    bridges_in,
+    has_async_runner_twin,
+    is_async,
+    unused_loop_locals,
+)
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -237,7 +243,7 @@ class AsyncTestNeverRunsRule(Rule):
             # know the bridge goes (SSC001 does not rewrite it).
             dropped: list[cst.CSTNode] = [b.statement for b in bridges if b.statement is not None]
             guards = _hook_guards(index, found.node, bridges)
-            dropped.extend(guards or _unused_loop_locals(index, found.node, bridges))
+            dropped.extend(guards or unused_loop_locals(index, found.node, bridges))
             if found.node is info.method(sync_name):
                 removals.extend(dropped)
                 claims.append(found.node)
@@ -270,40 +276,6 @@ class AsyncTestNeverRunsRule(Rule):
             for override in overrides:
                 plan.insert_after(last, override)
         return True
-
-
-_LOOP_FACTORIES = ("asyncio.get_event_loop", "asyncio.new_event_loop")
-
-
-def _unused_loop_locals(
-    index: ModuleIndex, func: cst.FunctionDef, bridges: list[Bridge]
-) -> list[cst.SimpleStatementLine]:
-    """``loop = asyncio.get_event_loop()`` lines whose local only fed the deleted bridges
-    (left behind, they would be an unused variable)."""
-    names = {b.loop.value for b in bridges if isinstance(b.loop, cst.Name)}
-    found: list[cst.SimpleStatementLine] = []
-    text = index.code_for(func)
-    for stmt in block_statements(func.body):
-        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
-            continue
-        small = stmt.body[0]
-        if not (
-            isinstance(small, cst.Assign)
-            and len(small.targets) == 1
-            and isinstance(small.targets[0].target, cst.Name)
-            and small.targets[0].target.value in names
-            and isinstance(small.value, cst.Call)
-            and not small.value.args
-            and index.resolve(small.value.func) & set(_LOOP_FACTORIES)
-        ):
-            continue
-        name = small.targets[0].target.value
-        uses = len(re.findall(rf"\b{re.escape(name)}\b", text))
-        if uses == 1 + sum(
-            1 for b in bridges if isinstance(b.loop, cst.Name) and b.loop.value == name
-        ):
-            found.append(stmt)
-    return found
 
 
 def _hook_guards(

@@ -8,7 +8,13 @@ from typing import ClassVar
 import libcst as cst
 
 from ssot_codemod.analysis import ClassInfo, ModuleIndex
-from ssot_codemod.rules._common import Bridge, bridges_in, has_async_runner_twin, source_of
+from ssot_codemod.rules._common import (
+    Bridge,
+    bridges_in,
+    has_async_runner_twin,
+    source_of,
+    unused_loop_locals,
+)
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -72,17 +78,18 @@ class IsolatedBridgeRule(Rule):
                 gated = _gated_calls(method)
                 for bridge in bridges_in(method, index):
                     if bridge.hook == hook and id(bridge.call) not in gated:
-                        self._handle(module, index, info, host, bridge, plan)
+                        self._handle(module, index, info, method, bridge, plan)
 
     def _handle(
         self,
         module: cst.Module,
         index: ModuleIndex,
         info: ClassInfo,
-        host: str,
+        method: cst.FunctionDef,
         bridge: Bridge,
         plan: Plan,
     ) -> None:
+        host = method.name.value
         shown = source_of(module, bridge.call)
         why = _why_isolated(index, info)
         message = (
@@ -99,6 +106,8 @@ class IsolatedBridgeRule(Rule):
             )
             return
         plan.remove(bridge.statement)
+        for unused in unused_loop_locals(index, method, [bridge]):  # no F841 left behind
+            plan.remove(unused)
         plan.report(
             self.code,
             bridge.call,
