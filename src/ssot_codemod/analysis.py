@@ -394,21 +394,7 @@ class ModuleIndex:
             else:
                 sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
         sequences.append(direct)
-        result = [LOCAL_PREFIX + info.key]
-        while True:
-            sequences = [s for s in sequences if s]
-            if not sequences:
-                return result
-            for seq in sequences:
-                head = seq[0]
-                if not any(head in s[1:] for s in sequences):
-                    break
-            else:
-                return None
-            result.append(head)
-            for seq in sequences:
-                if seq and seq[0] == head:
-                    del seq[0]
+        return c3_merge(LOCAL_PREFIX + info.key, sequences)
 
     def lookup(self, info: ClassInfo, name: str, *, after: str | None = None) -> InheritedMethod:
         """The definition of ``name`` an instance sees, or ``super()`` sees from ``after``."""
@@ -585,3 +571,23 @@ def decorator_transparent(qualified: set[str]) -> bool:
 
 def decorators_transparent(decorators: Sequence[set[str]]) -> bool:
     return all(decorator_transparent(q) for q in decorators)
+
+
+def c3_merge(head: str, sequences: list[list[str]]) -> list[str] | None:
+    """Python's C3 linearisation: *head*, then the merge of its bases' MROs and the list of
+    its bases (*sequences*, consumed); None where Python itself would refuse the class."""
+    result = [head]
+    while True:
+        sequences = [s for s in sequences if s]
+        if not sequences:
+            return result
+        for seq in sequences:
+            candidate = seq[0]
+            if not any(candidate in s[1:] for s in sequences):
+                break
+        else:
+            return None
+        result.append(candidate)
+        for seq in sequences:
+            if seq and seq[0] == candidate:
+                del seq[0]

@@ -25,6 +25,8 @@ import pathspec
 from ssot_codemod.types import EngineError
 
 __all__ = [
+    "PROJECT_ROOT_MARKERS",
+    "common_directory",
     "DEFAULT_EXCLUDES",
     "Discovery",
     "SourceText",
@@ -65,6 +67,23 @@ class Discovery:
 
 # --------------------------------------------------------------------------------------------
 # discovery
+
+
+#: Files whose directory is a project's root (ruff and pytest look for the same ones).
+PROJECT_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def common_directory(paths: Sequence[Path]) -> Path | None:
+    """The deepest directory holding every PATH (a file counts as its directory; no PATH:
+    the working directory); None when they share none (different drives)."""
+    dirs = []
+    for path in paths or [Path(".")]:
+        absolute = os.path.abspath(path)
+        dirs.append(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
+    try:
+        return Path(os.path.commonpath(dirs))
+    except ValueError:
+        return None
 
 
 def _os_reason(exc: OSError) -> str:

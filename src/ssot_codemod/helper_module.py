@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssot_codemod.backup import create_exclusive
+from ssot_codemod.files import PROJECT_ROOT_MARKERS, common_directory
 from ssot_codemod.helper_source import HELPER_IMPORTS, HELPER_NAME, HELPER_SOURCE
 from ssot_codemod.types import EngineError
 
@@ -42,8 +43,6 @@ __all__ = [
     "plan_helper_module",
     "project_root",
 ]
-
-_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
 class HelperModuleError(Exception):
@@ -81,18 +80,13 @@ def project_root(
     if config_root is not None:
         return Path(os.path.abspath(config_root))
     top = helper_module.split(".")[0]
-    dirs = []
-    for path in paths or [Path(".")]:
-        absolute = os.path.abspath(path)
-        dirs.append(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
-    try:
-        common = Path(os.path.commonpath(dirs))
-    except ValueError:  # paths on different drives
+    common = common_directory(paths)
+    if common is None:  # paths on different drives
         return Path.cwd()
     for directory in (common, *common.parents):
         if directory.name == top and directory.parent != directory:
             return directory.parent
-        if any((directory / marker).exists() for marker in _ROOT_MARKERS):
+        if any((directory / marker).exists() for marker in PROJECT_ROOT_MARKERS):
             return directory
     return Path.cwd()
 

@@ -27,6 +27,7 @@ from ssot_codemod.analysis import (
     RUNS_ASYNC_HOOKS_BASES,
     TESTCASE_BASES,
     UNKNOWN,
+    c3_merge,
     decorators_transparent,
     depends_on_class_ast,
     normalized_ast_function,
@@ -440,7 +441,8 @@ class ProjectIndex:
         mro: tuple[str, ...] | None = None
         if mro_ok:
             sequences.append(direct)
-            mro = _c3(node.id, sequences)
+            merged = c3_merge(node.id, [list(s) for s in sequences])
+            mro = tuple(merged) if merged is not None else None
         summaries = tuple(
             _summarise_method(node.module, func)
             for name, func in sorted(methods.items())
@@ -786,25 +788,6 @@ def _methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunction
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             out[stmt.name] = stmt
     return out
-
-
-def _c3(head: str, sequences: list[list[str]]) -> tuple[str, ...] | None:
-    result = [head]
-    sequences = [list(s) for s in sequences]
-    while True:
-        sequences = [s for s in sequences if s]
-        if not sequences:
-            return tuple(result)
-        for seq in sequences:
-            candidate = seq[0]
-            if not any(candidate in s[1:] for s in sequences):
-                break
-        else:
-            return None
-        result.append(candidate)
-        for seq in sequences:
-            if seq and seq[0] == candidate:
-                del seq[0]
 
 
 def _summarise_method(

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssot_codemod.files import PROJECT_ROOT_MARKERS, common_directory
 from ssot_codemod.project.index import SUMMARISED, ProjectIndex, _Class
 from ssot_codemod.rules._twin_scan import _LEXEMES
 
-_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 # Both start with a literal ("def", "class"), which the regex engine finds with a fast scan;
 # that the match begins its line is checked afterwards (``_line_indent``).
 _TWIN_DEF_LINE = re.compile(
@@ -65,16 +65,11 @@ def project_root(paths: Sequence[Path], configured: Path | None) -> Path:
     (when it holds them) or their common folder."""
     if configured is not None:
         return Path(os.path.abspath(configured))
-    dirs = []
-    for path in paths or [Path(".")]:
-        absolute = os.path.abspath(path)
-        dirs.append(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
-    try:
-        common = Path(os.path.commonpath(dirs))
-    except ValueError:
+    common = common_directory(paths)
+    if common is None:
         return Path.cwd()
     for directory in (common, *common.parents):
-        if any((directory / marker).exists() for marker in _ROOT_MARKERS):
+        if any((directory / marker).exists() for marker in PROJECT_ROOT_MARKERS):
             return directory
     # No marker (like ruff): the working directory, when the PATHs are inside it.
     cwd = Path.cwd()
