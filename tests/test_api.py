@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from samples import SAMPLE
 
-from ssot_codemod import api, report
+from ssot_codemod import parallel, report
 from ssot_codemod.api import (
     FileResult,
     Options,
@@ -203,19 +203,19 @@ def test_process_pool_gives_the_same_results(tree: Path, monkeypatch: pytest.Mon
         write(tree / "many" / f"test_{i}.py", SAMPLE.replace("Base", f"Base{i}"))
     write(tree / "many" / "test_broken.py", BROKEN)
     pools: list[int] = []
-    real_new_pool = api._new_pool
+    real_new_pool = parallel.new_pool
 
     def counting_new_pool(workers: int) -> ProcessPoolExecutor:
         pools.append(workers)
         return real_new_pool(workers)
 
-    monkeypatch.setattr(api, "_new_pool", counting_new_pool)
+    monkeypatch.setattr(parallel, "new_pool", counting_new_pool)
     serial = apply_paths(["."], Options(jobs=1), dry_run=True)
     assert pools == []
-    parallel = apply_paths(["."], Options(jobs=2), dry_run=True)
+    pooled = apply_paths(["."], Options(jobs=2), dry_run=True)
     assert pools == [2]
-    assert serial.files == parallel.files
-    assert by_name(parallel)["test_broken.py"].status == "error"
+    assert serial.files == pooled.files
+    assert by_name(pooled)["test_broken.py"].status == "error"
 
 
 class _KillsTheWorker(bytes):
@@ -228,13 +228,13 @@ class _KillsTheWorker(bytes):
 def test_a_crashing_worker_fails_only_its_file() -> None:
     good = SAMPLE.encode()
     tasks = [
-        api._Task(i, f"f{i}.py", good, ("SSC001",), False, None)
-        for i in range(api._MIN_POOL_CANDIDATES)
+        parallel.Task(i, f"f{i}.py", good, ("SSC001",), False, None)
+        for i in range(parallel.MIN_POOL_CANDIDATES)
     ]
-    crasher = api._Task(len(tasks), "crash.py", _KillsTheWorker(b"x"), ("SSC001",), False, None)
+    crasher = parallel.Task(len(tasks), "crash.py", _KillsTheWorker(b"x"), ("SSC001",), False, None)
     tasks.insert(2, crasher)
     ticks: list[int] = []
-    results = api._compute_all(tasks, 2, lambda: ticks.append(1))
+    results = parallel.compute_all(tasks, 2, lambda: ticks.append(1))
     assert len(ticks) == len(tasks)
     assert results[crasher.index].error == "worker process crashed while processing this file"
     for task in tasks:

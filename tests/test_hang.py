@@ -201,7 +201,7 @@ def big_module() -> bytes:
 
 def _tree(root: Path, big: bytes) -> dict[str, bytes]:
     files = {"big.py": big, "clean.py": b"x = 1\n"}
-    # Enough candidates for the process pool (api._MIN_POOL_CANDIDATES) with -j 2.
+    # Enough candidates for the process pool (parallel.MIN_POOL_CANDIDATES) with -j 2.
     files.update({f"small_{i}.py": SMALL for i in range(9)})
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -255,9 +255,9 @@ def test_a_stuck_worker_is_killed_not_waited_for() -> None:
     outside at once, its work fails with BrokenProcessPool, and no process is left behind."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from ssot_codemod.api import _kill, _new_pool
+    from ssot_codemod.parallel import kill, new_pool
 
-    pool = _new_pool(1)
+    pool = new_pool(1)
     future = pool.submit(time.sleep, 600)
     deadline_at = time.monotonic() + 60
     while not future.running() and time.monotonic() < deadline_at:
@@ -265,7 +265,7 @@ def test_a_stuck_worker_is_killed_not_waited_for() -> None:
     processes = list(pool._processes.values())  # type: ignore[attr-defined]
     assert processes
     started = time.monotonic()
-    _kill(pool)
+    kill(pool)
     with pytest.raises(BrokenProcessPool):
         future.result(timeout=60)
     assert time.monotonic() - started < 60  # liveness: not the 600 s of the sleep

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
@@ -18,6 +19,7 @@ from ssot_codemod import __version__
 from ssot_codemod.api import (
     DEFAULT_FILE_TIMEOUT,
     Options,
+    ProgressCallback,
     RunResult,
     VerifyResult,
     apply_paths,
@@ -300,6 +302,55 @@ def _run_with_progress(
         progress.close()
 
 
+@dataclass(frozen=True)
+class _RunFlags:
+    """The rule and file options check and apply share (``_rule_options``)."""
+
+    select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    exclude: tuple[str, ...]
+    force_exclude: bool | None
+    unsafe_fixes: bool | None
+    helper_module: str | None
+    jobs: int | None
+
+
+def _run_over_paths(
+    run: Callable[[list[Path], Options, ProgressCallback], RunResult],
+    paths: tuple[Path, ...],
+    flags: _RunFlags,
+    *,
+    file_timeout: float | None,
+    cache: bool = False,
+    quiet: bool,
+    verbose: bool,
+    no_color: bool,
+    label: str,
+) -> RunResult:
+    """check and apply alike: configuration + flags -> Options, then *run* over PATH (default
+    ``.``) behind the progress display."""
+    options = _build_options(
+        paths,
+        select=flags.select,
+        ignore=flags.ignore,
+        exclude=flags.exclude,
+        force_exclude=flags.force_exclude,
+        unsafe_fixes=flags.unsafe_fixes,
+        helper_module=flags.helper_module,
+        jobs=flags.jobs,
+        verbose=verbose,
+        file_timeout=file_timeout,
+        cache=cache,
+    )
+    targets = list(paths) or [Path(".")]
+    return _run_with_progress(
+        lambda progress: run(targets, options, progress),
+        quiet=quiet,
+        no_color=no_color,
+        label=label,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # reporting shared by the commands
 
@@ -439,23 +490,14 @@ def check(
       ssot-codemod check --output-format github .  # annotations in GitHub Actions
       ssot-codemod check --output-format sarif . > results.sarif
     """
-    options = _build_options(
+    result = _run_over_paths(
+        lambda targets, options, progress: check_paths(targets, options, progress=progress),
         paths,
-        select=select,
-        ignore=ignore,
-        exclude=exclude,
-        force_exclude=force_exclude,
-        unsafe_fixes=unsafe_fixes,
-        helper_module=helper_module,
-        jobs=jobs,
-        verbose=verbose,
+        _RunFlags(select, ignore, exclude, force_exclude, unsafe_fixes, helper_module, jobs),
         file_timeout=file_timeout,
         cache=not no_cache,
-    )
-    targets = list(paths) or [Path(".")]
-    result = _run_with_progress(
-        lambda progress: check_paths(targets, options, progress=progress),
         quiet=quiet,
+        verbose=verbose,
         no_color=no_color,
         label="Checking",
     )
@@ -515,22 +557,15 @@ def apply(
             split_command(verify_command)
         except ValueError as exc:
             _usage_error(f"--verify: {exc}")
-    options = _build_options(
+    result = _run_over_paths(
+        lambda targets, options, progress: apply_paths(
+            targets, options, dry_run=dry_run, progress=progress
+        ),
         paths,
-        select=select,
-        ignore=ignore,
-        exclude=exclude,
-        force_exclude=force_exclude,
-        unsafe_fixes=unsafe_fixes,
-        helper_module=helper_module,
-        jobs=jobs,
-        verbose=verbose,
+        _RunFlags(select, ignore, exclude, force_exclude, unsafe_fixes, helper_module, jobs),
         file_timeout=file_timeout,
-    )
-    targets = list(paths) or [Path(".")]
-    result = _run_with_progress(
-        lambda progress: apply_paths(targets, options, dry_run=dry_run, progress=progress),
         quiet=quiet,
+        verbose=verbose,
         no_color=no_color,
         label="Fixing" if not dry_run else "Diffing",
     )

@@ -5,7 +5,7 @@ time is up. That interrupts Python code and regular-expression matching (``re`` 
 signals while it matches; measured on CPython 3.9-3.13), so a gate or a rule that runs away is
 abandoned where it stands. A single native call (LibCST's parser, ``compile``) is interrupted
 only when it returns; a process that must be stopped even then is a pool worker, which the api
-kills from outside (see ``api._compute_all``). Where no timer can be armed (Windows, a thread
+kills from outside (see ``parallel.compute_all``). Where no timer can be armed (Windows, a thread
 other than the main one) :func:`can_interrupt` is False and the api runs budgeted work in a
 worker process instead.
 

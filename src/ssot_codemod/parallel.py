@@ -1,0 +1,296 @@
+"""Parallel execution of the per-file work, each file under its time budget.
+
+:class:`Task` (one candidate file: its bytes, the rules it passed, its project context) and
+:class:`Computed` (findings, the rewrite or an error) are the work unit; :func:`compute` runs
+one task and never raises. :func:`compute_all` runs them in this process or in a process pool
+and guards the pool: a crashed worker costs only its file, and a worker stuck in a native call
+its own timer cannot interrupt is killed (:func:`kill`) and its file given up (see "Per-file
+budget" in docs/architecture.md). Pool workers pickle ``Task`` and call ``compute`` by
+reference, so both stay top-level here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ssot_codemod.results import one_line
+from ssot_codemod.types import EngineError, Finding
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from ssot_codemod.project.context import ProjectContext
+
+__all__ = [
+    "MIN_POOL_CANDIDATES",
+    "Computed",
+    "Task",
+    "compute",
+    "compute_all",
+    "effective_jobs",
+    "kill",
+    "new_pool",
+]
+
+# Spawning workers costs an interpreter start plus ``import libcst`` (~0.5 s each, more on a
+# busy machine); below this many candidate files one process is faster.
+MIN_POOL_CANDIDATES = 8
+# Starting a pool's workers (interpreter + imports) may take this long on a busy machine.
+_POOL_STARTUP = 60.0
+
+
+def _kill_after(budget: float) -> float:
+    """A worker still busy on a file this long (twice its budget, at least one second more)
+    is stuck in a native call its own timer cannot interrupt: it is killed and replaced."""
+    return budget + max(budget, 1.0)
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int
+    path: str
+    data: bytes
+    codes: tuple[str, ...]  # the selected rules whose prefilter this file passed
+    unsafe_fixes: bool
+    helper_module: str | None
+    fix: bool = True  # False for check: findings only, no rewrite to build and verify
+    budget: float | None = None  # seconds left for this file after its prefilter; None: no limit
+    file_timeout: float | None = None  # the configured limit, named when the file is given up
+    # What the project index knows about the other files, for this one (None: single file).
+    context: ProjectContext | None = None
+
+
+@dataclass(frozen=True)
+class Computed:
+    index: int
+    findings: tuple[Finding, ...] = ()
+    original: str | None = None
+    new: str | None = None
+    new_bytes: bytes | None = None
+    error: str | None = None
+
+
+_RULE_CACHE: dict[tuple[str, ...], list[Any]] = {}
+
+
+def _rules_for(codes: tuple[str, ...]) -> list[Any]:
+    rules = _RULE_CACHE.get(codes)
+    if rules is None:
+        from ssot_codemod.rules import select_rules
+
+        rules = select_rules(list(codes), [])
+        _RULE_CACHE[codes] = rules
+    return rules
+
+
+def _gave_up(task: Task) -> Computed:
+    from ssot_codemod.deadline import gave_up
+
+    return Computed(task.index, error=gave_up(task.file_timeout or task.budget or 0.0))
+
+
+def compute(task: Task) -> Computed:
+    """Decode, fix and re-encode one candidate file within its budget. Never raises."""
+    from ssot_codemod.deadline import FileTimeout, deadline
+
+    try:
+        with deadline(task.budget):
+            return _compute_unbounded(task)
+    except FileTimeout:
+        return _gave_up(task)
+
+
+def _warm() -> None:
+    """Import what the work needs, so that start-up is not charged to the first file's budget."""
+    import ssot_codemod.engine
+    import ssot_codemod.files  # noqa: F401
+
+
+def _compute_unbounded(task: Task) -> Computed:
+    try:
+        from ssot_codemod.engine import fix_source
+        from ssot_codemod.files import encode_source, read_source
+
+        source = read_source(task.data)
+        result = fix_source(
+            source.text,
+            rules=_rules_for(task.codes),
+            unsafe_fixes=task.unsafe_fixes,
+            helper_module=task.helper_module,
+            fix=task.fix,
+            prefiltered=True,
+            context=task.context,
+        )
+        if not result.changed:
+            return Computed(task.index, findings=result.findings)
+        new_bytes = encode_source(result.code, source)
+        return Computed(
+            task.index,
+            findings=result.findings,
+            original=result.source,
+            new=result.code,
+            new_bytes=new_bytes,
+        )
+    except EngineError as exc:
+        return Computed(task.index, error=one_line(str(exc)))
+    except RecursionError:
+        return Computed(task.index, error="too deeply nested to parse (recursion limit)")
+    except MemoryError:
+        return Computed(task.index, error="out of memory while processing this file")
+    except Exception as exc:  # a bug must cost one file, not the run
+        return Computed(task.index, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _compute_one_by_one(
+    tasks: list[Task], results: dict[int, Computed], tick: Callable[[], None]
+) -> None:
+    """Finish *tasks* not in *results* one at a time in a single worker process.
+
+    After a worker died, this pins the crash on the file being processed when it happened
+    (that file fails; the worker is replaced once per crash, not once per file). A file still
+    running past its budget (plus a grace for the worker's own timer) has its worker killed
+    and replaced, and is reported as given up.
+    """
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for task in tasks:
+            if task.index in results:
+                continue
+            try:
+                if pool is None:
+                    pool = new_pool(1)
+                    try:
+                        pool.submit(_warm).result(timeout=_POOL_STARTUP)
+                    except FutureTimeout:  # not this file's fault: no usable worker
+                        kill(pool)
+                        pool = None
+                        raise OSError("worker did not start") from None
+                limit = None if task.budget is None else _kill_after(task.budget)
+                results[task.index] = pool.submit(compute, task).result(timeout=limit)
+            except FutureTimeout:
+                results[task.index] = _gave_up(task)
+                if pool is not None:
+                    kill(pool)
+                pool = None
+            except BrokenProcessPool:
+                error = "worker process crashed while processing this file"
+                results[task.index] = Computed(task.index, error=error)
+                if pool is not None:
+                    pool.shutdown(wait=False)
+                pool = None
+            except (OSError, NotImplementedError):
+                results[task.index] = compute(task)  # no subprocesses after all
+            except Exception as exc:
+                error = f"internal error: {type(exc).__name__}: {exc}"
+                results[task.index] = Computed(task.index, error=error)
+            tick()
+        if pool is not None:
+            pool.shutdown()
+            pool = None
+    finally:
+        if pool is not None:  # interrupted (Ctrl-C): do not wait for the running file
+            kill(pool)
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn": no fork of a parent that may run threads (the progress bar); same on every OS.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm,  # imports happen before any file's budget starts
+    )
+
+
+def kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool without waiting for its running work: its workers (our own children,
+    by their process handles) are killed, queued work is cancelled."""
+    processes = getattr(pool, "_processes", None) or {}  # private, but stable since 3.2
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def compute_all(tasks: list[Task], jobs: int, tick: Callable[[], None]) -> dict[int, Computed]:
+    from ssot_codemod.deadline import can_interrupt
+
+    results: dict[int, Computed] = {}
+    if jobs <= 1 or len(tasks) < MIN_POOL_CANDIDATES:
+        if any(t.budget is not None for t in tasks) and not can_interrupt():
+            # No timer can stop work in this thread (Windows, not the main thread): a worker
+            # process can be killed instead.
+            _compute_one_by_one(tasks, results, tick)
+            return results
+        if tasks:
+            _warm()
+        for task in tasks:
+            results[task.index] = compute(task)
+            tick()
+        return results
+
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    budgets = [t.budget for t in tasks if t.budget is not None]
+    # Workers give up on a file themselves (deadline.py). If none finishes anything for this
+    # long, those still running are stuck in native code: kill them, and the unfinished files
+    # go one by one below, each under its own limit.
+    stuck_after = _kill_after(max(budgets)) if budgets else None
+    pool: ProcessPoolExecutor | None = None
+    pending: dict[Future[Computed], Task] = {}
+    try:
+        pool = new_pool(min(jobs, len(tasks)))
+        pending = {pool.submit(compute, task): task for task in tasks}
+        started = False
+        while pending:
+            timeout = None
+            if stuck_after is not None:
+                timeout = stuck_after if started else stuck_after + _POOL_STARTUP
+            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            started = True
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    results[task.index] = future.result()
+                except BrokenProcessPool:
+                    continue  # retried one by one below
+                except Exception as exc:
+                    results[task.index] = Computed(
+                        task.index, error=f"internal error: {type(exc).__name__}: {exc}"
+                    )
+                tick()
+    except BrokenProcessPool:
+        pass  # a worker died (crash, OOM kill): the unfinished files are retried one by one
+    except (OSError, NotImplementedError):
+        # No subprocesses available here (sandbox, limits): do the remaining work in-process.
+        for task in tasks:
+            if task.index not in results:
+                results[task.index] = compute(task)
+                tick()
+    finally:
+        if pool is not None:
+            if any(not f.done() for f in pending):
+                kill(pool)
+            else:
+                pool.shutdown()
+    _compute_one_by_one(tasks, results, tick)
+    return results
+
+
+def effective_jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return os.cpu_count() or 1
+    return max(1, jobs)

@@ -1,0 +1,95 @@
+"""The run's project view: the project index built from what the file loop read, the extra
+rules it sends files to, and each candidate's :class:`~ssot_codemod.project.context.ProjectContext`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ssot_codemod.api import Options
+    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.run import ProjectReport
+
+__all__ = ["ProjectView"]
+
+
+@dataclass
+class ProjectView:
+    """The run's project index and what the files named in this run may write."""
+
+    index: Any  # project.index.ProjectIndex (imported lazily)
+    named: tuple[str, ...]
+    unsafe_fixes: bool
+
+    @classmethod
+    def build(
+        cls,
+        paths: Sequence[Path | str],
+        files: Sequence[Path],
+        data: dict[str, bytes],
+        notes: dict[str, object],
+        options: Options,
+    ) -> ProjectView | None:
+        if not options.project_view or not files:
+            return None
+        from ssot_codemod.files import discover
+        from ssot_codemod.project.index import ProjectIndex
+        from ssot_codemod.project.run import needs_whole_project, project_root
+
+        as_paths = [Path(p) for p in paths]
+        root = project_root(as_paths, options.project_root)
+        named = tuple(os.path.abspath(f) for f in files)
+        everything: list[str] = list(named)
+        extra: list[str] = []
+        if needs_whole_project(as_paths):
+            # Files named one by one (pre-commit): read the rest of the project as well, so
+            # they get the findings a scan of the whole project gives them.
+            walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
+            extra = [os.path.abspath(f) for f in walked.files if os.path.abspath(f) not in data]
+            everything.extend(extra)
+        src = [root / entry for entry in options.src]  # relative entries: to the project
+        index = ProjectIndex.build(root, everything, src=src, data=data)
+        index.memo.update(notes)
+        from ssot_codemod.project.run import index_wants
+
+        for path in dict.fromkeys(extra):
+            if path in named:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+            except OSError:
+                continue
+            if index_wants(index.memo, path, content):
+                index.data[path] = content
+        return cls(index, named, options.unsafe_fixes)
+
+    @staticmethod
+    def wants(notes: dict[str, object], path: Path, data: bytes) -> bool:
+        """Whether the index will parse this file whatever the run asks (kept in memory);
+        what it needs from the bytes of the others is noted in *notes*."""
+        from ssot_codemod.project.run import index_wants
+
+        return index_wants(notes, os.fspath(path), data)
+
+    def extra_codes(self, path: Path) -> set[str]:
+        from ssot_codemod.project.run import extra_codes
+
+        return extra_codes(self.index, os.fspath(path))
+
+    def context_for(self, path: Path) -> ProjectContext:
+        context: ProjectContext = self.index.context_for(
+            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=frozenset(self.named)
+        )
+        return context
+
+    def report(self) -> ProjectReport:
+        from ssot_codemod.project.run import report
+
+        result: ProjectReport = report(self.index, self.named, unsafe_fixes=self.unsafe_fixes)
+        return result
