@@ -20,7 +20,8 @@ Workloads:
   F. ``quarantine`` (issue 15) on ``scripts/gen_quarantine_project.py``'s project after
      ``apply --unsafe-fixes`` (1,000+ async tests start running, ~10% fail): reading the JUnit
      results, locating and marking, against ``check`` on the same tree.
-``--quick`` shrinks everything (for the test suite): a stdlib slice, 100-400 files, one run.
+``--quick`` shrinks everything (for the test suite): a stdlib slice, 50-200 files, one run;
+``--part-files N`` sets the monorepo sizes to N, 2N and 4N files.
 The LibCST codemod CLI anchor (~3 min on the stdlib) is no longer run; anchors.md has its numbers.
 """
 
@@ -332,8 +333,10 @@ def generate_tree(out: Path, files: int, seed: int) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def bench_monorepo(report: Report, work: Path, runs: int, quick: bool) -> None:
-    part = 50 if quick else 5_000
+def bench_monorepo(
+    report: Report, work: Path, runs: int, quick: bool, part_files: int | None = None
+) -> None:
+    part = part_files or (50 if quick else 5_000)
     repo = work / "monorepo"
     started = time.perf_counter()
     for i in range(4):
@@ -355,7 +358,7 @@ def bench_monorepo(report: Report, work: Path, runs: int, quick: bool) -> None:
 
     report.add(
         f"## B. Generated monorepo, {shape} (5,000 / 10,000 / 20,000 files)"
-        if not quick
+        if part == 5_000
         else f"## B. Generated monorepo, {shape} ({part}/{2 * part}/{4 * part} files)",
         "",
         "`scripts/gen_monorepo.py --ssot`, four parts of "
@@ -592,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=WORKLOADS, action="append",
         help="run only these workloads",
     )  # fmt: skip
+    parser.add_argument(
+        "--part-files", type=int, default=None,
+        help="files per monorepo part (sizes: 1x, 2x, 4x; default 5000, 50 with --quick)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     only = set(args.only or WORKLOADS)
@@ -604,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_stdlib(report, work, runs, args.quick)
             bench_profile(report, work, args.quick)
         if "monorepo" in only:
-            bench_monorepo(report, work, runs, args.quick)
+            bench_monorepo(report, work, runs, args.quick, args.part_files)
         if "apply" in only:
             bench_apply(report, work, runs, args.quick)
         if "cache" in only:
