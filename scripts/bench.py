@@ -10,12 +10,18 @@ RSS of parallel workers is not summed).
 Workloads:
   A. the running interpreter's standard library (``sysconfig`` stdlib, without site-packages):
      cold ``check --no-cache``, warm ``check`` (second run, results cache), ruff, grep;
-  B. a generated monorepo (``scripts/gen_monorepo.py``, SSOT-shaped when it has ``--ssot``) at
+  B. a generated monorepo (``scripts/gen_monorepo.py --ssot``, SSOT-shaped) at
      5k/10k/20k files: cold and warm ``check`` against cold ruff at every size;
   C. ``apply`` on 500 generated files that all contain patterns, copied afresh for every run,
      against bare LibCST parse + codegen with the same number of processes;
-  D. the cache's storage format: one packed JSON file against one small file per entry.
-``--quick`` shrinks everything (for the test suite): a stdlib slice, 100-400 files, one run.
+  D. the cache's storage format: one packed JSON file against one small file per entry;
+  E. each rule's prefilter (``scripts/bench_gates.py``): seconds per MB on the stdlib and on one
+     part of the generated monorepo;
+  F. ``quarantine`` (issue 15) on ``scripts/gen_quarantine_project.py``'s project after
+     ``apply --unsafe-fixes`` (1,000+ async tests start running, ~10% fail): reading the JUnit
+     results, locating and marking, against ``check`` on the same tree.
+``--quick`` shrinks everything (for the test suite): a stdlib slice, 50-200 files, one run;
+``--part-files N`` sets the monorepo sizes to N, 2N and 4N files.
 The LibCST codemod CLI anchor (~3 min on the stdlib) is no longer run; anchors.md has its numbers.
 """
 
@@ -42,12 +48,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_gates  # noqa: E402
 import gen_monorepo  # noqa: E402
+import gen_quarantine_project  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent
 GREP_PATTERN = "run_until_complete|asyncSetUp"
-WORKLOADS = ("stdlib", "monorepo", "apply", "cache")
+WORKLOADS = ("stdlib", "monorepo", "apply", "cache", "gates", "quarantine")
 
 # Bare LibCST parse + codegen of the given files, in one process or split over -j processes.
 BARE_PARSE = """\
@@ -319,26 +327,22 @@ def bench_profile(report: Report, work: Path, quick: bool) -> None:
 
 
 def generate_tree(out: Path, files: int, seed: int) -> None:
-    """One generated monorepo: SSOT-shaped when the generator offers ``--ssot``, else plain."""
+    """One generated SSOT-shaped monorepo part (``gen_monorepo.py --ssot``)."""
     script = HERE / "gen_monorepo.py"
-    cmd = [PY, str(script), str(out), "--files", str(files), "--seed", str(seed)]
-    if "--ssot" in script.read_text():
-        cmd.append("--ssot")
+    cmd = [PY, str(script), str(out), "--files", str(files), "--seed", str(seed), "--ssot"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def ssot_shaped() -> bool:
-    return "--ssot" in (HERE / "gen_monorepo.py").read_text()
-
-
-def bench_monorepo(report: Report, work: Path, runs: int, quick: bool) -> None:
-    part = 50 if quick else 5_000
+def bench_monorepo(
+    report: Report, work: Path, runs: int, quick: bool, part_files: int | None = None
+) -> None:
+    part = part_files or (50 if quick else 5_000)
     repo = work / "monorepo"
     started = time.perf_counter()
     for i in range(4):
         generate_tree(repo / f"part{i}", part, seed=1000 + i)
     elapsed = time.perf_counter() - started
-    shape = "SSOT-shaped" if ssot_shaped() else "plain (no `--ssot` in the generator yet)"
+    shape = "SSOT-shaped"
     print(f"B. generated {4 * part} files ({shape}) in {elapsed:.1f} s", file=sys.stderr)
     cwd = work / "monorepo-cwd"
     cwd.mkdir()
@@ -354,10 +358,10 @@ def bench_monorepo(report: Report, work: Path, runs: int, quick: bool) -> None:
 
     report.add(
         f"## B. Generated monorepo, {shape} (5,000 / 10,000 / 20,000 files)"
-        if not quick
+        if part == 5_000
         else f"## B. Generated monorepo, {shape} ({part}/{2 * part}/{4 * part} files)",
         "",
-        "`scripts/gen_monorepo.py`, four parts of "
+        "`scripts/gen_monorepo.py --ssot`, four parts of "
         f"{part:,} files (seeds 1000-1003); each size is a prefix of the parts. Cold = "
         "`--no-cache`; warm = a second `check` over the unchanged tree, after one run that "
         "filled the cache. ruff is always cold (`--no-cache`).",
@@ -491,6 +495,93 @@ def bench_cache_format(report: Report, work: Path, quick: bool) -> None:
     )
 
 
+def bench_gates_section(report: Report, work: Path, quick: bool) -> None:
+    """Each rule's prefilter per MB (``scripts/bench_gates.py``), in this process."""
+    std = Path(sysconfig.get_paths()["stdlib"])
+    trees = [("standard library", std / "json" if quick else std)]
+    part = work / "monorepo" / "part0"
+    if part.is_dir():
+        trees.append(("generated SSOT-shaped monorepo, one part", part))
+    rows: list[tuple[str, int, float, list[tuple[str, float, int]]]] = []
+    for name, tree in trees:
+        nfiles, mb, costs = bench_gates.gate_costs(tree, repeat=1 if quick else 3)
+        print(f"E. gates on {name}: {nfiles} files, {mb:.1f} MB", file=sys.stderr)
+        rows.append((name, nfiles, mb, costs))
+    codes = [code for code, _, _ in rows[0][3]]
+    report.add(
+        "## E. Rule prefilters (`Rule.could_match`): cost per MB",
+        "",
+        "`scripts/bench_gates.py` (`gate_costs`): every `*.py` read into memory first, then each "
+        "rule's gate over all of them, best of 3 (1 in quick mode). This is what `check` pays per "
+        'file before it parses anything; "passed" = files the gate lets through to parsing.',
+        "",
+        "| tree | files | MB | "
+        + " | ".join(f"{c} ms/MB (passed)" for c in codes)
+        + " | all ms/MB |",
+        "|---|---|---|" + "---|" * len(codes) + "---|",
+    )
+    for name, nfiles, mb, costs in rows:
+        cells = [f"{1000 * sec / mb:.2f} ({passed:,})" for _, sec, passed in costs]
+        total = sum(sec for _, sec, _ in costs)
+        report.add(
+            f"| {name} | {nfiles:,} | {mb:.1f} | "
+            + " | ".join(cells)
+            + f" | {1000 * total / mb:.2f} |"
+        )
+    report.add("")
+
+
+def bench_quarantine(report: Report, work: Path, runs: int, quick: bool) -> None:
+    """quarantine's own work (JUnit results in, markers out) against ``check`` on the same tree."""
+    modules = 6 if quick else 60
+    project = work / "quarantine-src"
+    failing = gen_quarantine_project.generate(project, modules=modules, tests=18, fail_ratio=0.1)
+    (project / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    subprocess.run(ssot("apply", "--unsafe-fixes", "--quiet", "tests"), cwd=project, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    results = work / "quarantine-results.xml"
+    pytest_cmd = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+                  "junit_family=xunit1", f"--junitxml={results}", "tests"]  # fmt: skip
+    tests_run = measure("`pytest` (the suite itself, writes the JUnit XML)", pytest_cmd,
+                        runs=1, cwd=project)  # fmt: skip
+    nfiles, nbytes = tree_size([str(project / "tests")])
+    print(f"F. quarantine: {nfiles} files, {len(failing)} failing tests", file=sys.stderr)
+    target = work / "quarantine-tree"
+
+    def fresh() -> None:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(project, target)
+
+    quarantine = ["quarantine", "--quiet", "--junit-xml", str(results), "tests"]
+    q = measure("`ssot-codemod quarantine --junit-xml` (reads, locates, marks)",
+                ssot(*quarantine), runs=runs, cwd=target, before=fresh)  # fmt: skip
+    fresh()
+    done = subprocess.run(ssot("quarantine", "--output-format", "json", "--junit-xml",
+                               str(results), "tests"), cwd=target, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    summary = json.loads(done.stdout)["summary"]
+    if summary["quarantined"] != len(failing) or summary["markers"] != len(failing):
+        raise RuntimeError(f"quarantine is not exact: {summary} vs {len(failing)} failing")
+    fresh()
+    check_cmd = ssot("check", "--quiet", "--no-cache", "tests")
+    check = measure("`ssot-codemod check --no-cache` (same tree)", check_cmd, runs=runs, cwd=target)
+    report.add(
+        f"## F. `quarantine` on a generated project ({summary['tests_reported']:,} tests, "
+        f"{len(failing)} failing, {nfiles} files, {nbytes / 1e6:.2f} MB)",
+        "",
+        "`scripts/gen_quarantine_project.py` (as in `tests/test_quarantine.py`), "
+        "after `apply --unsafe-fixes`: every async test runs now and ~10% fail. The suite runs "
+        "once to write the JUnit XML; then `quarantine --junit-xml` (a fresh copy of the tree for "
+        "every run, copy not timed) against a cold `check` on the same tree. Both include "
+        f"interpreter start-up and `import libcst`. Quarantine is exact: {summary['quarantined']} "
+        f"marked = {len(failing)} failing; its own measured work (reading results, locating, "
+        f"editing; `tool_seconds` in its JSON) was {summary['tool_seconds']:.2f} s.",
+        "",
+    )
+    report.table(check, [tests_run, q, check], base_name="`check`")
+    ratio_target(report, "`quarantine` (own work) ≤ 1× `check` on the same tree", q, check, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--_measure"]:
@@ -504,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=WORKLOADS, action="append",
         help="run only these workloads",
     )  # fmt: skip
+    parser.add_argument(
+        "--part-files", type=int, default=None,
+        help="files per monorepo part (sizes: 1x, 2x, 4x; default 5000, 50 with --quick)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     only = set(args.only or WORKLOADS)
@@ -516,11 +611,15 @@ def main(argv: list[str] | None = None) -> int:
             bench_stdlib(report, work, runs, args.quick)
             bench_profile(report, work, args.quick)
         if "monorepo" in only:
-            bench_monorepo(report, work, runs, args.quick)
+            bench_monorepo(report, work, runs, args.quick, args.part_files)
         if "apply" in only:
             bench_apply(report, work, runs, args.quick)
         if "cache" in only:
             bench_cache_format(report, work, args.quick)
+        if "gates" in only:
+            bench_gates_section(report, work, args.quick)
+        if "quarantine" in only:
+            bench_quarantine(report, work, runs, args.quick)
     total = time.perf_counter() - started
 
     load = os.getloadavg()

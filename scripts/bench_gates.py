@@ -46,21 +46,33 @@ def _time(gate: object, blobs: list[bytes], repeat: int) -> tuple[float, int]:
     return best, passed
 
 
+def gate_costs(directory: Path, repeat: int = 3) -> tuple[int, float, list[tuple[str, float, int]]]:
+    """Files read, their MB, and per rule: (code, best seconds over all files, files passed).
+
+    ``scripts/bench.py`` calls this for its gate section; ``main`` prints it.
+    """
+    blobs = _files(directory)
+    megabytes = sum(len(b) for b in blobs) / 1e6
+    rows = []
+    for rule in ALL_RULES:
+        seconds, passed = _time(rule.could_match, blobs, repeat)
+        rows.append((rule.code, seconds, passed))
+    return len(blobs), megabytes, rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     parser.add_argument("directory", nargs="?", type=Path, default=stdlib)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     args = parser.parse_args()
-    blobs = _files(args.directory)
-    megabytes = sum(len(b) for b in blobs) / 1e6
-    print(f"{len(blobs)} files, {megabytes:.1f} MB under {args.directory}")
+    nfiles, megabytes, rows = gate_costs(args.directory, args.repeat)
+    print(f"{nfiles} files, {megabytes:.1f} MB under {args.directory}")
     print(f"{'gate':<8} {'s/MB':>10} {'total s':>9} {'passed':>7}")
     total = 0.0
-    for rule in ALL_RULES:
-        seconds, passed = _time(rule.could_match, blobs, args.repeat)
+    for code, seconds, passed in rows:
         total += seconds
-        print(f"{rule.code:<8} {seconds / megabytes:>10.5f} {seconds:>9.3f} {passed:>7}")
+        print(f"{code:<8} {seconds / megabytes:>10.5f} {seconds:>9.3f} {passed:>7}")
     print(f"{'all':<8} {total / megabytes:>10.5f} {total:>9.3f}")
     return 0
 

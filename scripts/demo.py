@@ -13,7 +13,14 @@ Works on a temporary copy of ``examples/ssot_project`` and walks through:
 7. ``ssot-codemod apply --unsafe-fixes .`` fixes them at the root: one file, the framework
    module, is rewritten (its ``SSotAsyncTestCase`` is rebased on ``IsolatedAsyncioTestCase``);
 8. the canary async tests (plain, ``@pytest.mark.asyncio``, ``@patch``) now run and fail,
-   the other tests still pass; ``revert`` restores every file byte for byte again.
+   the other tests still pass;
+9. adoption: ``ssot-codemod quarantine --run "python -m pytest -q" .`` marks the 3 canaries
+   ``@unittest.skip`` (baseline ``.ssot-quarantine.json``) and reports the 2 plain functions it
+   cannot mark; the demo mends those by hand (``await case.asyncSetUp()``); the suite is green;
+   ``ssot-codemod guard .`` appends the guard to ``pytest.ini``; a newly added plain-TestCase
+   async test (plain, ``@patch``, ``@pytest.mark.asyncio``) fails the run;
+10. the demo undoes its own edit, ``revert`` restores apply + quarantine + guard byte for byte
+   (the baseline, which revert leaves, is removed by the demo and said so).
 
 Every step is checked, so the script doubles as an end-to-end test: it exits 1 as
 soon as a step does not behave as expected (the copy is then kept for inspection).
@@ -27,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +59,8 @@ CODEMOD = [sys.executable, "-m", "ssot_codemod"]
 JUNK_DIRS = {"__pycache__", ".pytest_cache"}
 # The codemod's journal (cli.md); tolerated after revert, but reported.
 JOURNAL_DIR = ".ssot-codemod"
+# The results cache `check` writes (like .ruff_cache; it ignores itself); tolerated, reported.
+CACHE_DIR = ".ssot_codemod_cache"
 COMMAND_TIMEOUT = 300
 TAIL_LINES = 22
 MAX_DIFF_LINES = 200
@@ -69,6 +79,33 @@ CANARY_MESSAGE = "canary: "
 # Async code that calls setUp() itself: after the rebase setUp no longer runs asyncSetUp (the
 # runner awaits it), so these need ``await case.asyncSetUp()`` - form C is opt-in for this reason.
 SETUP_FROM_ASYNC_MODULE = "tests/golden_path/test_async_consumers.py"
+# Adoption (issue 15): the quarantine baseline, the config guard writes, and a test added later.
+BASELINE = ".ssot-quarantine.json"
+PYTEST_INI = "pytest.ini"
+ADDED_TEST = "tests/golden_path/test_added_later.py"
+ADDED_ASYNC = ("test_marked_asyncio", "test_patched", "test_plain")
+ADDED_SOURCE = """\
+import unittest
+from unittest.mock import patch
+
+import pytest
+
+
+class AddedLaterTest(unittest.TestCase):  # a plain TestCase: nothing awaits these
+    async def test_plain(self):
+        self.assertTrue(True)
+
+    @patch("acme.services.asyncio.sleep")
+    async def test_patched(self, sleep):
+        self.assertTrue(True)
+
+    @pytest.mark.asyncio
+    async def test_marked_asyncio(self):
+        self.assertTrue(True)
+
+    def test_sync(self):
+        self.assertTrue(True)
+"""
 
 
 class DemoFailure(Exception):
@@ -343,7 +380,8 @@ class Demo:
         self.console.print(table)
         backups = sorted(p for p in now if p.endswith(".backup"))
         journal = sorted(p for p in now if p.split("/")[0] == JOURNAL_DIR)
-        extra = sorted(p for p in now if p not in original and p not in backups + journal)
+        cache = sorted(p for p in now if p.split("/")[0] == CACHE_DIR)
+        extra = sorted(p for p in now if p not in original and p not in backups + journal + cache)
         if differing:
             raise self.fail("files differ from the original", ", ".join(differing))
         if backups:
@@ -352,6 +390,8 @@ class Demo:
             raise self.fail("files that were not in the example remain", ", ".join(extra))
         if journal:
             self.console.print(f"  [dim]note: the codemod's journal remains: {', '.join(journal)}")
+        if cache:
+            self.console.print(f"  [dim]note: the results cache remains: {CACHE_DIR}/")
         self.ok(f"byte-identical: all {len(original)} files (sha256), no *.backup files remain")
 
     # -- fix at the root: the async tests that never ran ---------------------------------
@@ -467,6 +507,147 @@ class Demo:
             f"including the {never_ran - 3} other async tests that never ran before"
         )
 
+    # -- adopting the root fix: quarantine, guard ----------------------------------------
+
+    def quarantine(self, never_ran: int) -> None:
+        self.step("Quarantine what fails on its first run: ssot-codemod quarantine --run ...")
+        pytest_line = shlex.join(PYTEST)
+        cmd = [*CODEMOD, "quarantine", "--output-format", "json", "--run", pytest_line, "."]
+        self.command([*CODEMOD, "quarantine", "--run", '"python -m pytest -q"', "."])
+        proc = run(cmd, self.copy)
+        try:
+            entries = json.loads(proc.stdout)["entries"]
+        except (ValueError, KeyError) as exc:
+            self.show_output(proc.stdout + proc.stderr, "red", tail=40)
+            raise self.fail("quarantine --output-format json printed no entries", str(exc)) from exc
+        lines = [f"{e['status']}: {e['test_id']} - {e['reason']}" for e in entries]
+        lines += [line for line in proc.stderr.splitlines() if "quarantined" in line][-1:]
+        self.show_output("\n".join(lines), "yellow", tail=30, title="quarantine")
+        by_status: dict[str, list[str]] = {}
+        for entry in entries:
+            by_status.setdefault(entry["status"], []).append(entry["test_id"])
+        marked = sorted(by_status.pop("quarantined", []))
+        unmarked = sorted(by_status.pop("not-marked", []))
+        canaries = [t for t in marked if t.startswith(CANARY_MODULE) and CANARY_PREFIX in t]
+        if len(canaries) != 3 or marked != canaries:
+            raise self.fail("quarantine did not mark exactly the 3 canaries", ", ".join(marked))
+        if len(unmarked) != 2 or not all(t.startswith(SETUP_FROM_ASYNC_MODULE) for t in unmarked):
+            raise self.fail(
+                f"expected the 2 plain functions in {SETUP_FROM_ASYNC_MODULE} reported",
+                ", ".join(unmarked),
+            )
+        if by_status:
+            raise self.fail("unexpected quarantine outcomes", ", ".join(sorted(by_status)))
+        if proc.returncode != 1:
+            raise self.fail(f"quarantine exited {proc.returncode}", "expected 1 (2 not marked)")
+        baseline = self.copy / BASELINE
+        if json.loads(baseline.read_text(encoding="utf-8")).get("total") != 3:
+            raise self.fail(f"{BASELINE} does not count 3 quarantined tests")
+        self.ok(
+            f"{never_ran} async tests run for the first time: {never_ran - 3} pass, the 3 that "
+            f"fail are quarantined (@unittest.skip, counted in {BASELINE}); 2 plain functions "
+            "that call setUp() from async code are reported, not marked (exit 1)"
+        )
+
+    def mend(self) -> None:
+        self.step("Mend the 2 reported tests as SSC001 says: await case.asyncSetUp()")
+        path = self.copy / SETUP_FROM_ASYNC_MODULE
+        old = path.read_text(encoding="utf-8")
+        new = old.replace("    case.setUp()\n", "    case.setUp()\n    await case.asyncSetUp()\n")
+        if new.count("await case.asyncSetUp()") != 2:
+            raise self.fail(f"{SETUP_FROM_ASYNC_MODULE} no longer has the 2 setUp() calls")
+        path.write_text(new, encoding="utf-8")
+        diff = difflib.unified_diff(
+            old.splitlines(),
+            new.splitlines(),
+            f"a/{SETUP_FROM_ASYNC_MODULE}",
+            f"b/{SETUP_FROM_ASYNC_MODULE}",
+            lineterm="",
+        )
+        self.show_diff("\n".join(diff))
+        self.ok(f"mended by hand (the demo edits {SETUP_FROM_ASYNC_MODULE}; undone before revert)")
+
+    def suite_green(self) -> None:
+        self.step("Run the tests: green, the quarantined ones skipped with their reason")
+        cmd = [*PYTEST, "-rs"]
+        self.command(cmd)
+        proc = run(cmd, self.copy, columns=self.console.width - 4)
+        output = proc.stdout + proc.stderr
+        kept = [line for line in output.splitlines() if line.startswith("SKIPPED")]
+        kept += [line for line in output.splitlines() if RESULT_LINE.search(line)][-1:]
+        self.show_output("\n".join(kept), "green" if proc.returncode == 0 else "red")
+        if proc.returncode != 0:
+            raise self.fail(f"the suite is not green after quarantine (exit {proc.returncode})")
+        skipped = sum("ssot-quarantine:" in line for line in kept)
+        if skipped != 3:
+            raise self.fail("expected 3 tests skipped by the quarantine", f"got {skipped}")
+        self.ok("the suite is green: 3 quarantined tests skipped, every other test runs")
+
+    def guard(self) -> None:
+        self.step("Guard against the next never-run async test: ssot-codemod guard .")
+        cmd = [*CODEMOD, "guard", "."]
+        self.command(cmd)
+        before = (self.copy / PYTEST_INI).read_text(encoding="utf-8")
+        proc = run(cmd, self.copy)
+        self.show_output(proc.stdout + proc.stderr, "blue", tail=20)
+        if proc.returncode != 0:
+            raise self.fail(f"guard exited {proc.returncode}", "expected 0")
+        after = (self.copy / PYTEST_INI).read_text(encoding="utf-8")
+        if not after.startswith(before) or after.count("\n    error:") != 3:
+            raise self.fail(f"guard did not append 3 filterwarnings entries to {PYTEST_INI}")
+        self.show_diff(
+            "\n".join(
+                difflib.unified_diff(
+                    before.splitlines(), after.splitlines(), PYTEST_INI, PYTEST_INI, lineterm=""
+                )
+            )
+        )
+        self.ok(f"guard: 3 filterwarnings entries appended to {PYTEST_INI} (backup kept)")
+
+    def new_test_fails(self) -> None:
+        self.step("Add a new async test on a plain TestCase: the guard fails the run")
+        path = self.copy / ADDED_TEST
+        path.write_text(ADDED_SOURCE, encoding="utf-8")
+        self.console.print(Syntax(ADDED_SOURCE, "python", theme="ansi_dark"))
+        cmd = [*PYTEST, "-rA"]
+        self.command(cmd)
+        try:
+            proc = run(cmd, self.copy, columns=self.console.width - 4)
+        finally:
+            path.unlink()
+        output = proc.stdout + proc.stderr
+        outcomes = {f"{f}::{name}": word for word, f, name in OUTCOME_LINE.findall(output)}
+        failed = sorted(t for t, word in outcomes.items() if word != "PASSED")
+        kept = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        kept += [line for line in output.splitlines() if RESULT_LINE.search(line)][-1:]
+        self.show_output("\n".join(kept), "yellow", tail=20, title="pytest -rA")
+        expected = [f"{ADDED_TEST}::{name}" for name in ADDED_ASYNC]
+        if proc.returncode != 1 or failed != sorted(expected):
+            raise self.fail(
+                "expected exactly the 3 new async tests to fail", ", ".join(failed) or "none"
+            )
+        if outcomes.get(f"{ADDED_TEST}::test_sync") != "PASSED":
+            raise self.fail("the new sync test did not pass under the guard")
+        self.ok(
+            "under the guard the 3 new plain-TestCase async tests (plain, @patch, "
+            "@pytest.mark.asyncio) fail the run; the sync test beside them and the suite pass"
+        )
+
+    def undo_demo_edits(self) -> None:
+        """Put back what the demo edited by hand; the codemod's own edits are revert's job."""
+        shutil.copyfile(EXAMPLE / SETUP_FROM_ASYNC_MODULE, self.copy / SETUP_FROM_ASYNC_MODULE)
+        self.console.print(f"  [dim]the demo restores its own edit of {SETUP_FROM_ASYNC_MODULE}")
+
+    def drop_baseline(self) -> None:
+        """``revert`` does not remove the quarantine baseline (it is recounted, and removed, by
+        the next ``quarantine`` run); the demo removes it so the comparison covers the rest."""
+        baseline = self.copy / BASELINE
+        if baseline.exists():
+            baseline.unlink()
+            self.console.print(
+                f"  [dim]note: revert leaves {BASELINE} (the quarantine baseline); removed here"
+            )
+
     def summary(self, passed: bool, seconds: float) -> None:
         self.console.print()
         table = Table(show_header=False, box=None, padding=(0, 1))
@@ -496,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "[bold]loop.run_until_complete()[/] and re-enters it from inside the loop.\n"
             "red → diff → apply → green → revert → byte-identical\n"
             "Async tests that never ran → one root fix with --unsafe-fixes → the canaries fail "
-            "→ revert → byte-identical",
+            "→ quarantine → green → guard → a new never-run test fails → revert → byte-identical",
             title="[bold]ssot-codemod demo",
             border_style="cyan",
         )
@@ -518,7 +699,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         never_ran = demo.never_ran()
         demo.root_fix(original)
         demo.canaries_fail(never_ran)
+        demo.quarantine(never_ran)
+        demo.mend()
+        demo.suite_green()
+        demo.guard()
+        demo.new_test_fails()
+        demo.undo_demo_edits()
         demo.revert()
+        demo.drop_baseline()
         demo.compare(original)
         passed = True
     except DemoFailure as exc:
