@@ -107,6 +107,8 @@ class ProjectIndex:
     _listings: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
     _chain_top: dict[str, str] = field(default_factory=dict)
     _never_run: list[NeverRun] | None = None
+    _by_root: dict[str, dict[str, int]] | None = None
+    _roots_by_path: dict[str, list[str]] | None = None
     _skipped_tests: list[tuple[str, int, str]] = field(default_factory=list)
     memo: dict[str, object] = field(default_factory=dict)  # derived sets, for callers
     # True when the caller handed over the bytes of every file that holds async tests.
@@ -665,15 +667,17 @@ class ProjectIndex:
                 elif isinstance(target, str):
                     unresolved[qualified] = target
         roots: dict[str, RootInfo] = {}
-        for ident, (_tests, files) in self._root_counts().items():
+        for ident in self._roots_in_file().get(path, ()):
             root = self._by_id(ident)
-            if root is None or root.path != path:
+            if root is None:
                 continue
-            others = {f for f in files if f != path}
+            by_file = self._root_tests_by_file()[ident]
+            others = [tests for file, tests in by_file.items() if file != path]
             if not others:
                 continue
-            count = sum(n.tests for n in self.never_run() if n.root == ident and n.path != path)
-            roots[root.name] = RootInfo(count, len(others), writable is None or path in writable)
+            roots[root.name] = RootInfo(
+                sum(others), len(others), writable is None or path in writable
+            )
         return ProjectContext(
             names=tuple(sorted(names.items())),
             classes=tuple(classes[k] for k in sorted(classes)),
@@ -682,13 +686,33 @@ class ProjectIndex:
             unwritable_roots=tuple(sorted(unwritable.items())),
         )
 
+    def _root_tests_by_file(self) -> dict[str, dict[str, int]]:
+        """Root id -> file -> never-run tests there; computed once (context_for asks per file,
+        and walking never_run() each time made a run quadratic in the number of subclasses)."""
+        if self._by_root is None:
+            by_root: dict[str, dict[str, int]] = {}
+            for item in self.never_run():
+                files = by_root.setdefault(item.root, {})
+                files[item.path] = files.get(item.path, 0) + item.tests
+            self._by_root = by_root
+        return self._by_root
+
+    def _roots_in_file(self) -> dict[str, list[str]]:
+        """File -> ids of the roots defined in it (of never-run tests)."""
+        if self._roots_by_path is None:
+            out: dict[str, list[str]] = {}
+            for ident in self._root_tests_by_file():
+                root = self._by_id(ident)
+                if root is not None:
+                    out.setdefault(root.path, []).append(ident)
+            self._roots_by_path = out
+        return self._roots_by_path
+
     def _root_counts(self) -> dict[str, tuple[int, set[str]]]:
-        counts: dict[str, tuple[int, set[str]]] = {}
-        for item in self.never_run():
-            tests, files = counts.get(item.root, (0, set()))
-            files.add(item.path)
-            counts[item.root] = (tests + item.tests, files)
-        return counts
+        return {
+            root: (sum(files.values()), set(files))
+            for root, files in self._root_tests_by_file().items()
+        }
 
     def _rebased_roots(self, unsafe_fixes: bool, writable: frozenset[str] | None) -> set[str]:
         if not unsafe_fixes:
