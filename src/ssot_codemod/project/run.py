@@ -121,6 +121,11 @@ def extra_codes(index: ProjectIndex, path: str) -> set[str]:
 
 HookKey = tuple[bytes, tuple[bytes, ...]]
 
+# A hook body longer than this is not keyed: scanning every nested hook's body to its end is
+# quadratic in the worst case. Its key (LONG_BODY) is treated as shared with other files.
+_MAX_HOOK_BODY = 64 * 1024
+LONG_BODY = b"<long body>"
+
 
 def _hook_keys(
     data: bytes,
@@ -180,7 +185,12 @@ def _body_tokens(data: bytes, end: int, indent: int) -> tuple[bytes, ...]:
     first_end = len(data) if newline < 0 else newline
     position = first_end + 1
     stop_at = len(data)
+    limit = min(len(data), position + _MAX_HOOK_BODY)
     while position < len(data):
+        if position > limit:
+            # Nested hooks whose bodies run to the end of a huge file made this quadratic;
+            # such a body gets a key that counts as shared (the parse decides).
+            return (LONG_BODY,)
         stop = data.find(b"\n", position)
         stop = len(data) if stop < 0 else stop
         line = data[position:stop]
@@ -227,7 +237,8 @@ def _shares_hook_key(index: ProjectIndex, path: str) -> bool:
     data = index.data.get(path, b"")
     local = {m.group(1) for m in _CLASS_HEADER.finditer(data)}
     return any(
-        counts.get(key, 0) > 1
+        key[1] == (LONG_BODY,)
+        or counts.get(key, 0) > 1
         and isinstance(owners, dict)
         and any(re.search(rb"\b" + name + rb"\b", data) for name in owners.get(key, set()) - local)
         for key in mine
