@@ -33,7 +33,7 @@ def test_file_timeout_must_be_seconds(tmp_path: Path, value: str) -> None:
 
 
 def test_the_default_budget_is_sensible() -> None:
-    assert Options().file_timeout == DEFAULT_FILE_TIMEOUT == 60.0
+    assert Options().file_timeout == DEFAULT_FILE_TIMEOUT == 120.0
 
 
 def test_negative_flag_is_a_usage_error(tmp_path: Path) -> None:

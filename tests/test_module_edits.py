@@ -6,6 +6,8 @@ cover the import mechanics on their own, and the ``--helper-module`` import.
 
 from __future__ import annotations
 
+import sys
+
 import libcst as cst
 import pytest
 
@@ -137,12 +139,13 @@ def test_helper_module_import_lands_in_the_import_block() -> None:
     ],
 )
 def test_syntax_errors_are_reported_at_cpythons_position(source: str, where: str) -> None:
+    with pytest.raises(SyntaxError) as cpython:
+        compile(source, "<case>", "exec")
+    said = f"line {cpython.value.lineno}:{cpython.value.offset}: "
+    if sys.version_info >= (3, 10):  # 3.9's parser places an unclosed bracket's error later
+        assert said == where
     with pytest.raises(EngineError) as info:
         parse_module(source)
     message = str(info.value)
-    assert message.startswith("cannot parse: " + where), message
+    assert message.startswith("cannot parse: " + said), message
     assert "\n" not in message
-    try:
-        compile(source, "<case>", "exec")
-    except SyntaxError as exc:
-        assert where == f"line {exc.lineno}:{exc.offset}: "

@@ -65,7 +65,7 @@ ProgressCallback = Callable[[int, int], None]
 
 #: Seconds one file's work (prefilter, parse, rules, verify) may take before it is abandoned
 #: and reported as an error (``Options.file_timeout``; ``--file-timeout``).
-DEFAULT_FILE_TIMEOUT = 60.0
+DEFAULT_FILE_TIMEOUT = 120.0
 
 # Rules whose candidate files the project index chooses when it is on.
 _PROJECT_DECIDES = frozenset({"SSC004"})
