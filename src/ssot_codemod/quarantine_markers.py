@@ -23,6 +23,8 @@ from typing import TypeVar
 
 import libcst as cst
 
+from ssot_codemod.module_edits import drop_imports_left_unused
+
 __all__ = ["TAG", "Marker", "add_markers", "find_markers", "marker_text", "remove_markers"]
 
 TAG = "ssot-quarantine:"
@@ -242,34 +244,8 @@ def remove_markers(source: str, qualnames: Sequence[str]) -> tuple[str, set[str]
     new = module.visit(marking)
     if not marking.done:
         return source, set()
-    return _drop_unused_unittest_import(new).code, marking.done
-
-
-def _drop_unused_unittest_import(module: cst.Module) -> cst.Module:
-    """Remove a plain ``import unittest`` line nothing uses any more (quarantine added it)."""
-    tree = ast.parse(module.code)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "unittest":
-            return module
-    body = list(module.body)
-    for i, stmt in enumerate(body):
-        if (
-            isinstance(stmt, cst.SimpleStatementLine)
-            and len(stmt.body) == 1
-            and isinstance(stmt.body[0], cst.Import)
-            and len(stmt.body[0].names) == 1
-            and stmt.body[0].names[0].asname is None
-            and stmt.body[0].names[0].evaluated_name == "unittest"
-        ):
-            following = body[i + 1] if i + 1 < len(body) else None
-            if following is not None and stmt.leading_lines:
-                # Comments above the removed line stay where they were.
-                body[i + 1] = following.with_changes(
-                    leading_lines=[*stmt.leading_lines, *following.leading_lines]
-                )
-            del body[i]
-            return module.with_changes(body=body)
-    return module
+    # ``import unittest`` goes when the markers were its last use (quarantine added it).
+    return drop_imports_left_unused(module, new).code, marking.done
 
 
 def find_markers(source: str | bytes) -> list[Marker]:
