@@ -26,6 +26,10 @@ class ProjectView:
     named: tuple[str, ...]
     unsafe_fixes: bool
 
+    def __post_init__(self) -> None:
+        # Built once: per file it cost a set of every named path (quadratic on big trees).
+        self._writable = frozenset(self.named)
+
     @classmethod
     def build(
         cls,
@@ -84,7 +88,7 @@ class ProjectView:
 
     def context_for(self, path: Path) -> ProjectContext:
         context: ProjectContext = self.index.context_for(
-            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=frozenset(self.named)
+            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=self._writable
         )
         return context
 
