@@ -19,6 +19,7 @@ hard-code counts.
 
     python scripts/gen_monorepo.py OUT_DIR [--files N] [--seed S]
     python scripts/gen_monorepo.py OUT_DIR --ssot [--files N] [--seed S] [--manifest PATH]
+        [--ordinary-share F]
 """
 
 from __future__ import annotations
@@ -276,6 +277,10 @@ ROOT_CLASS = "SSotAsyncTestCase"
 MANIFEST_NAME = "ssot-manifest.json"
 SSOT_DEFAULT_FILES = 1_500  # about 1,100 test files subclass the framework
 ORDINARY_SHARE = 0.12  # files that have nothing to do with the framework
+# The SSOT repository as measured (issue 10): 10,720 files, ~1,300 of them subclass the
+# framework, so ~84 % are ordinary code. The benchmark uses this share; the default keeps small
+# trees dense in framework subclasses (what the behaviour tests want).
+SSOT_MEASURED_ORDINARY_SHARE = 0.84
 ISOLATED_SHARE = 0.04  # test files on IsolatedAsyncioTestCase: their async tests do run
 
 SSOT_FRAMEWORK = '''"""SSOT base test cases: every test in the repository derives from these."""
@@ -605,11 +610,13 @@ def generate_ssot(
     files: int = SSOT_DEFAULT_FILES,
     seed: int = 20240601,
     manifest_path: Path | None = None,
+    ordinary_share: float = ORDINARY_SHARE,
 ) -> SsotManifest:
     """Write an SSOT-shaped project of about *files* .py files under *out* and its manifest.
 
-    Same seed, same tree. Returns the manifest (also written to *manifest_path*, by default
-    ``out/ssot-manifest.json``).
+    *ordinary_share* is the fraction of files that have nothing to do with the framework.
+    Same seed and share, same tree. Returns the manifest (also written to *manifest_path*, by
+    default ``out/ssot-manifest.json``).
     """
     rng = random.Random(seed)
     manifest = SsotManifest()
@@ -631,13 +638,13 @@ def generate_ssot(
     while len(written) < files:
         roll = rng.random()
         d, s = domains[i % len(domains)], subs[(i // len(domains)) % len(subs)]
-        if roll < ORDINARY_SHARE:
+        if roll < ordinary_share:
             pkg = f"app/pkg{i % 20:02d}"
             written.setdefault(f"{pkg}/__init__.py", "")
             written[f"{pkg}/mod_{i}.py"] = (
                 _ordinary_module(rng) if rng.random() < 0.6 else _ordinary_test(rng)
             )
-        elif roll < ORDINARY_SHARE + ISOLATED_SHARE:
+        elif roll < ordinary_share + ISOLATED_SHARE:
             path = f"tests/{d}/{s}/test_isolated_{i}.py"
             written[path] = _isolated_test_file(rng, path, manifest)
         else:
@@ -661,10 +668,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--ssot", action="store_true", help="an SSOT-shaped project")
     parser.add_argument("--manifest", type=Path, default=None, help="(--ssot) ground truth JSON")
+    parser.add_argument(
+        "--ordinary-share",
+        type=float,
+        default=ORDINARY_SHARE,
+        help=f"(--ssot) fraction of files unrelated to the framework (default {ORDINARY_SHARE}; "
+        f"the measured SSOT repository: {SSOT_MEASURED_ORDINARY_SHARE})",
+    )
     args = parser.parse_args()
     if args.ssot:
         files = args.files if args.files is not None else SSOT_DEFAULT_FILES
-        m = generate_ssot(args.out, files, args.seed, args.manifest)
+        m = generate_ssot(args.out, files, args.seed, args.manifest, args.ordinary_share)
         print(
             f"wrote {m.files} files under {args.out}: {len(m.subclass_files)} test files subclass "
             f"{m.root_class} ({m.framework}); {m.never_run_total} async tests in "
