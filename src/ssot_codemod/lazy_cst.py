@@ -5,8 +5,9 @@ all (a clean tree, a tree served from the results cache), yet the modules that h
 metadata and prefilter (what the first pass needs) also hold its ``analyze``. Those modules
 write ``from ssot_codemod.lazy_cst import cst`` instead of ``import libcst as cst``: for mypy it
 is LibCST itself; at run time it is a module object that imports LibCST on the first attribute
-read (only code that already has a parsed tree reads one) and then keeps LibCST's names in its
-own ``__dict__``, so later lookups cost what a module attribute costs.
+read (only code that already has a parsed tree reads one), copies LibCST's names into its own
+``__dict__`` and becomes a plain module: later lookups cost what any module attribute costs
+(a ``__getattr__`` left on the type would triple the cost of every ``cst.Name`` in the rules).
 
 What must be LibCST at import time - a class that subclasses a LibCST class - cannot live in
 such a module: the rules' visitors are in ``rules/_visitors.py``, imported where they are used.
@@ -26,10 +27,11 @@ class _LazyModule(types.ModuleType):
     """A stand-in for the module named ``__name__``; imports it on first attribute access."""
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names not copied yet: the first read, or a submodule the real
-        # module gained afterwards (``libcst.matchers`` once something imports it).
+        # Only reached on the first read: afterwards this object is a plain module holding the
+        # real module's names (the package's public API; its submodules are not used this way).
         module = importlib.import_module(self.__name__)
         self.__dict__.update(module.__dict__)
+        self.__class__ = types.ModuleType  # type: ignore[assignment]
         return getattr(module, name)
 
 
