@@ -1,4 +1,4 @@
-"""A run that parses no file never imports LibCST (~0.3 s: as much as a whole warm ``check``).
+"""A run that parses no file never imports LibCST (~0.3 s: as much as ruff's cold stdlib run).
 
 Each run happens in a fresh interpreter (a subprocess through the library API), which then
 reports whether ``libcst`` is in ``sys.modules``. The runs that do parse a file prove the probe
