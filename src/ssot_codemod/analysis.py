@@ -11,11 +11,15 @@ import ast
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import libcst as cst
-
+# Only code that has a parsed tree touches LibCST: the project index imports this module's
+# constants and ``ast`` helpers in runs that parse nothing (see lazy_cst.py).
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.project.context import EMPTY_CONTEXT, ExternalClass, MethodSummary, ProjectContext
-from ssot_codemod.sourcemap import SourceMap
+
+if TYPE_CHECKING:
+    from ssot_codemod.sourcemap import SourceMap
 
 UNKNOWN = "?"
 LOCAL_PREFIX = "local:"
@@ -183,6 +187,8 @@ class ModuleIndex:
     def source(self) -> SourceMap:
         """Text and positions of every node, from one code generation pass made on demand."""
         if self._source is None:
+            from ssot_codemod.sourcemap import SourceMap  # LibCST's codegen: parsed files only
+
             self._source = SourceMap(self.module)
         return self._source
 

@@ -123,9 +123,9 @@ def _run(
 ) -> RunResult:
     started = time.perf_counter()
     from ssot_codemod.deadline import FileTimeout, deadline, gave_up
-    from ssot_codemod.engine import could_match
     from ssot_codemod.files import discover
     from ssot_codemod.project.view import ProjectView
+    from ssot_codemod.rules import could_match
 
     rules = resolve_rules(options)  # ValueError before any file is touched
     discovery = discover(

@@ -13,13 +13,9 @@ from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.module_edits import add_helper_and_imports
 from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
+from ssot_codemod.rules import could_match as could_match  # the prefilter, re-exported
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import EngineError, Finding, FixResult
-
-
-def could_match(data: bytes, rules: Sequence[Rule] | None = None) -> bool:
-    """False when no selected rule can possibly find anything in these bytes."""
-    return any(rule.could_match(data) for rule in (ALL_RULES if rules is None else rules))
 
 
 def fix_source(

@@ -1,4 +1,8 @@
-"""The rule catalogue. Order matters only for planning: SSC004 claims functions first."""
+"""The rule catalogue. Order matters only for planning: SSC004 claims functions first.
+
+Importing it (and every rule: metadata, prefilters, ``analyze``) never imports LibCST; only
+parsing a file does (``lazy_cst.py``), so a run that parses nothing never pays for it.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ ALL_RULES: tuple[Rule, ...] = (
 )
 RULES_BY_CODE = {rule.code: rule for rule in sorted(ALL_RULES, key=lambda r: r.code)}
 KNOWN_CODES: tuple[str, ...] = tuple(RULES_BY_CODE)  # in code order, for messages and listings
+
+
+def could_match(data: bytes, rules: Sequence[Rule] | None = None) -> bool:
+    """False when no selected rule can possibly find anything in these bytes."""
+    return any(rule.could_match(data) for rule in (ALL_RULES if rules is None else rules))
 
 
 def _expand(codes: Sequence[str]) -> set[str]:
@@ -48,4 +57,4 @@ def select_rules(
     return [rule for rule in ALL_RULES if rule.code in chosen]
 
 
-__all__ = ["ALL_RULES", "KNOWN_CODES", "RULES_BY_CODE", "Rule", "select_rules"]
+__all__ = ["ALL_RULES", "KNOWN_CODES", "RULES_BY_CODE", "Rule", "could_match", "select_rules"]

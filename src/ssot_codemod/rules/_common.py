@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import libcst as cst
-
 from ssot_codemod.analysis import (
     ClassInfo,
     ModuleIndex,
@@ -17,6 +15,7 @@ from ssot_codemod.analysis import (
     class_body,
 )
 from ssot_codemod.helper_source import HELPER_NAME
+from ssot_codemod.lazy_cst import cst
 
 # The async hooks a bridge runs, and the sync method that is supposed to run each one.
 HOOK_HOSTS = {
@@ -77,33 +76,6 @@ def is_async(func: cst.FunctionDef) -> bool:
     return func.asynchronous is not None
 
 
-class _CallCollector(cst.CSTVisitor):
-    """Calls in a function's own body; nested functions, lambdas and classes are other scopes."""
-
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
-        self.lines: list[cst.SimpleStatementLine | None] = []  # the line each call is on
-        self.line: cst.SimpleStatementLine | None = None
-        self.depth = 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.depth += 1
-        return self.depth == 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.depth -= 1
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-        self.lines.append(self.line)
-
-
 def _calls_mentioning_hooks(
     func: cst.FunctionDef, index: ModuleIndex
 ) -> list[tuple[cst.Call, cst.SimpleStatementLine | None]]:
@@ -112,7 +84,9 @@ def _calls_mentioning_hooks(
     Walking statements and generating their text is far cheaper than visiting every expression
     of every method, and a bridge call always names its hook literally.
     """
-    collector = _CallCollector()
+    from ssot_codemod.rules._visitors import CallCollector  # LibCST: parsed files only
+
+    collector = CallCollector()
     collector.depth = 1  # already inside the function: nested defs are other scopes
     pending: list[cst.CSTNode] = list(block_statements(func.body))
     while pending:

@@ -9,12 +9,13 @@ original source and rules cannot trip over each other's output.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import libcst as cst
+if TYPE_CHECKING:  # LibCST is imported only once a file is parsed (see lazy_cst.py)
+    import libcst as cst
 
-from ssot_codemod.analysis import ModuleIndex
-from ssot_codemod.types import FixSafety
+    from ssot_codemod.analysis import ModuleIndex
+    from ssot_codemod.types import FixSafety
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-import libcst as cst
-
 from ssot_codemod.analysis import ClassInfo, ModuleIndex
 from ssot_codemod.helper_source import HELPER_NAME
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._common import (
     HOOK_HOSTS,
     HOST_METHODS,
@@ -41,7 +40,7 @@ _HOOK_AFTER_COMMENT = re.compile(
     rb"#[^#\r\n]*[\r\n][\s(\\]*\w+\s*\.\s*async(?:SetUp|TearDown)\w*\s*\("
 )
 
-# Loose shapes (see _LooseBridgeFinder) need a runner in the file: run_until_complete or a
+# Loose shapes (see _visitors.LooseBridgeFinder) need a runner in the file: run_until_complete or a
 # call of something named ``run`` (asyncio.run under any import form keeps the word).
 _HELPER_DEF = re.compile(rb"^def " + HELPER_NAME.encode() + rb"\(", re.MULTILINE)
 _NEXT_TOP_LEVEL = re.compile(rb"\n(?=[^\s#])")
@@ -166,7 +165,9 @@ class BridgeRule(Rule):
         receiver = first_param(method)
         if receiver is None:
             return
-        finder = _LooseBridgeFinder(index, info, receiver)
+        from ssot_codemod.rules._visitors import LooseBridgeFinder  # LibCST: parsed files only
+
+        finder = LooseBridgeFinder(index, info, receiver)
         method.body.visit(finder)
         where = f"{info.name}.{method.name.value}"
         for call, shape in finder.matches():
@@ -226,132 +227,6 @@ class BridgeRule(Rule):
         )
 
 
-class _LooseBridgeFinder(cst.CSTVisitor):
-    """Calls that run an async hook on a loop, in any scope of a method (nested functions and
-    lambdas included): wrapped hooks (``wait_for(self.asyncSetUp(), 5)``), hooks with
-    arguments or on ``super()``, keyword arguments, coroutines or hooks held in a local
-    (``coro = self.asyncSetUp()``, ``getattr(self, 'asyncTearDown', None)``), runners passed as
-    callbacks (``addCleanup(loop.run_until_complete, self.asyncTearDown())``,
-    ``functools.partial``) and local helper methods that run what they are given."""
-
-    def __init__(self, index: ModuleIndex, info: ClassInfo, receiver: str) -> None:
-        self.index = index
-        self.info = info
-        self.receiver = receiver
-        self.calls: list[cst.Call] = []
-        self.aliases: set[str] = set()
-        self.nested = 0
-        self.nested_calls: set[int] = set()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.nested += 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.nested -= 1
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self.nested += 1
-
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self.nested -= 1
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if self._mentions(node.value):
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    self.aliases.add(target.target.value)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        if isinstance(node.target, cst.Name) and self._mentions(node.value):
-            self.aliases.add(node.target.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-        if self.nested:
-            self.nested_calls.add(id(node))
-
-    def matches(self) -> list[tuple[cst.Call, str]]:
-        found: list[tuple[cst.Call, str]] = []
-        for call in self.calls:
-            if not any(self._mentions(arg.value) for arg in call.args):
-                continue
-            if self._is_runner(call.func):
-                if len(call.args) != 1:
-                    continue  # not a call that can work: someone else's API
-                shape = (
-                    "in a nested function or lambda"
-                    if id(call) in self.nested_calls
-                    else (
-                        "a wrapped hook, a hook with arguments, or a coroutine held in a variable"
-                    )
-                )
-                found.append((call, shape))
-            elif any(self._is_runner(arg.value) for arg in call.args):
-                found.append((call, "the runner is passed as a callback"))
-            elif self._is_running_helper(call.func):
-                found.append((call, "through a helper method that runs the coroutine it is given"))
-        return found
-
-    def _is_runner(self, func: cst.BaseExpression) -> bool:
-        if isinstance(func, cst.Attribute) and func.attr.value == "run_until_complete":
-            return True
-        name = func.attr.value if isinstance(func, cst.Attribute) else None
-        if isinstance(func, cst.Name):
-            name = func.value
-        return name == "run" and self.index.resolves_to(func, "asyncio.run")
-
-    def _is_running_helper(self, func: cst.BaseExpression) -> bool:
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-            return False
-        helper = self.index.lookup(self.info, func.attr.value).node
-        if helper is None or helper.asynchronous is not None:
-            return False
-        return _RUNNER_WORD.search(self.index.code_for(helper).encode()) is not None
-
-    def _mentions(self, expr: cst.BaseExpression) -> bool:
-        finder = _HookMention(self.aliases, self.receiver)
-        expr.visit(finder)
-        return finder.found
-
-
-class _HookMention(cst.CSTVisitor):
-    """``recv.asyncSetUp()`` or ``super().asyncSetUp()`` with no arguments (hooks with
-    arguments or on other objects are someone else's API), a local holding one, or the hook's
-    fetched with ``getattr(self, 'asyncTearDown', None)``."""
-
-    def __init__(self, aliases: set[str], receiver: str) -> None:
-        self.aliases = aliases
-        self.receiver = receiver
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if (
-            isinstance(func, cst.Name)
-            and func.value == "getattr"
-            and len(node.args) >= 2
-            and isinstance(node.args[0].value, cst.Name)
-            and isinstance(node.args[1].value, cst.SimpleString)
-            and node.args[1].value.value[1:-1] in HOOK_HOSTS
-        ):
-            self.found = True
-            return
-        if node.args or not isinstance(func, cst.Attribute) or func.attr.value not in HOOK_HOSTS:
-            return
-        owner = func.value
-        self.found |= (isinstance(owner, cst.Name) and owner.value == self.receiver) or (
-            isinstance(owner, cst.Call)
-            and isinstance(owner.func, cst.Name)
-            and owner.func.value == "super"
-        )
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.found |= node.value in self.aliases
-
-
 def _receiver(bridge: Bridge) -> str:
     func = bridge.hook_call.func
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
@@ -403,20 +278,8 @@ def _rewrite_call(bridge: Bridge) -> cst.Call:
 def _skips_hook_under_pytest(module: cst.Module, method: cst.FunctionDef) -> bool:
     """An ``if`` in the host method whose condition looks for pytest (the 'detect pytest and
     skip asyncSetUp' workaround)."""
-    finder = _PytestCheckFinder(module)
+    from ssot_codemod.rules._visitors import PytestCheckFinder  # LibCST: parsed files only
+
+    finder = PytestCheckFinder(module)
     method.body.visit(finder)
     return finder.found
-
-
-class _PytestCheckFinder(cst.CSTVisitor):
-    def __init__(self, module: cst.Module) -> None:
-        self.module = module
-        self.found = False
-
-    def visit_If(self, node: cst.If) -> None:
-        if "pytest" in self.module.code_for_node(node.test).lower():
-            self.found = True
-
-    def visit_IfExp(self, node: cst.IfExp) -> None:
-        if "pytest" in self.module.code_for_node(node.test).lower():
-            self.found = True

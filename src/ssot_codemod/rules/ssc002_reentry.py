@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-import libcst as cst
-
 from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     UNKNOWN,
@@ -15,6 +13,7 @@ from ssot_codemod.analysis import (
     InheritedMethod,
     ModuleIndex,
 )
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
@@ -317,62 +316,8 @@ def _is_else_branch(node: cst.CSTNode, parents: tuple[cst.CSTNode, ...]) -> bool
 
 
 def _sync_calls(func: cst.FunctionDef, receiver: str, sync_name: str) -> list[_Call]:
-    finder = _SyncCallFinder(receiver, sync_name)
+    from ssot_codemod.rules._visitors import SyncCallFinder  # LibCST: parsed files only
+
+    finder = SyncCallFinder(receiver, sync_name)
     func.body.visit(finder)
     return finder.found
-
-
-class _SyncCallFinder(cst.CSTVisitor):
-    def __init__(self, receiver: str, sync_name: str) -> None:
-        self.receiver = receiver
-        self.sync_name = sync_name
-        self.found: list[_Call] = []
-        self.stack: list[cst.CSTNode] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_If(self, node: cst.If) -> None:
-        self.stack.append(node)
-
-    def leave_If(self, original_node: cst.If) -> None:
-        self.stack.pop()
-
-    def visit_Else(self, node: cst.Else) -> None:
-        self.stack.append(node)
-
-    def leave_Else(self, original_node: cst.Else) -> None:
-        self.stack.pop()
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        for small in node.body:
-            if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
-                continue
-            matched = self._match(small.value)
-            if matched is not None:
-                target, super_from = matched
-                self.found.append(_Call(node, small, target, super_from, tuple(self.stack)))
-
-    def _match(self, call: cst.Call) -> tuple[str, str | None] | None:
-        func = call.func
-        if call.args or not isinstance(func, cst.Attribute) or func.attr.value != self.sync_name:
-            return None
-        owner = func.value
-        if isinstance(owner, cst.Name) and owner.value == self.receiver:
-            return "self", None
-        if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name):
-            if owner.func.value != "super":
-                return None
-            if not owner.args:
-                return "super", None
-            if (
-                len(owner.args) == 2
-                and isinstance(owner.args[0].value, cst.Name)
-                and isinstance(owner.args[1].value, cst.Name)
-                and owner.args[1].value.value == self.receiver
-            ):
-                return "super", owner.args[0].value.value
-        return None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import libcst as cst
-
 from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     ClassInfo,
@@ -14,6 +12,7 @@ from ssot_codemod.analysis import (
     depends_on_defining_class,
     function_key,
 )
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._twin_scan import may_have_twins
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety

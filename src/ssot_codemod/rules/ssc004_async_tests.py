@@ -6,8 +6,6 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-import libcst as cst
-
 from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     TESTCASE_BASES,
@@ -19,6 +17,7 @@ from ssot_codemod.analysis import (
     decorators_transparent,
     depends_on_defining_class,
 )
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import (
     Bridge,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-import libcst as cst
-
 from ssot_codemod.analysis import ClassInfo, ModuleIndex
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._common import (
     Bridge,
     bridges_in,
@@ -144,23 +143,8 @@ def _certain(index: ModuleIndex, info: ClassInfo, seen: frozenset[str] = frozens
 
 def _gated_calls(method: cst.FunctionDef) -> set[int]:
     """Ids of calls inside a version-checking ``if`` (either branch) of the method."""
-    finder = _GateFinder()
+    from ssot_codemod.rules._visitors import GateFinder  # LibCST: parsed files only
+
+    finder = GateFinder()
     method.body.visit(finder)
     return finder.gated
-
-
-class _GateFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.stack: list[bool] = []
-        self.gated: set[int] = set()
-        self.module = cst.Module(body=[])
-
-    def visit_If(self, node: cst.If) -> None:
-        self.stack.append(bool(_VERSION_GATE.search(self.module.code_for_node(node.test))))
-
-    def leave_If(self, original_node: cst.If) -> None:
-        self.stack.pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if any(self.stack):
-            self.gated.add(id(node))

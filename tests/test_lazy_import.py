@@ -1,0 +1,180 @@
+"""A run that parses no file never imports LibCST (~0.3 s: as much as ruff's cold stdlib run).
+
+Each run happens in a fresh interpreter (a subprocess through the library API), which then
+reports whether ``libcst`` is in ``sys.modules``. The runs that do parse a file prove the probe
+can see LibCST, and that the lazily imported rules still find what they found before.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+# Runs check_paths/apply_paths over argv[1] and prints what the parent asserts on.
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from ssot_codemod.api import Options, apply_paths, check_paths
+
+    mode, target, cache = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    options = Options(jobs=1, cache_dir=Path(cache) if cache else None)
+    if mode == "check":
+        result = check_paths([target], options)
+    else:
+        result = apply_paths([target], options, dry_run=True)
+    print(json.dumps({
+        "libcst": "libcst" in sys.modules,
+        "parsed": result.parsed,
+        "files": len(result.files),
+        "errors": [f.error for f in result.files if f.error],
+        "findings": sorted(
+            (path.name, f.code, f.line, f.column) for path, f in result.findings
+        ),
+    }))
+    """
+)
+
+# No rule's needles: most files of a real tree.
+PLAIN = '''\
+"""Nothing a rule looks for."""
+import json
+
+
+def load(path):
+    with open(path) as handle:
+        return json.load(handle)
+'''
+
+# Every rule's needles, yet nothing to find: each prefilter (and the project index, with
+# ``ast``) must say so without a parse.
+NEAR_MISS = """\
+import asyncio
+import unittest
+
+
+class Base(unittest.IsolatedAsyncioTestCase):
+    def setUp(self):
+        self.items = []
+
+    async def asyncSetUp(self):
+        await asyncio.sleep(0)
+
+    async def asyncTearDown(self):
+        await asyncio.sleep(0)
+
+    def tearDown(self):
+        self.items.clear()
+
+    async def test_runs(self):
+        self.assertEqual(self.items, [])
+
+
+class Plain(unittest.TestCase):
+    def setUp(self):
+        self.value = 1
+
+    def test_value(self):
+        self.assertEqual(self.value, 1)
+"""
+
+# One bridge (SSC001): this file must be parsed.
+BRIDGE = """\
+import asyncio
+import unittest
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(self.asyncSetUp())
+
+    async def asyncSetUp(self):
+        pass
+
+    def test_nothing(self):
+        pass
+"""
+
+
+def _probe(mode: str, target: Path, cache: Path | None = None) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode, str(target), str(cache) if cache else ""],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=target,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return report
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("mode", ["check", "apply"])
+def test_files_matching_no_needle_do_not_import_libcst(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path / "plain", {f"mod{i}.py": PLAIN for i in range(3)})
+    report = _probe(mode, root)
+    assert report["files"] == 3 and report["parsed"] == 0 and not report["errors"]
+    assert report["libcst"] is False
+
+
+@pytest.mark.parametrize("mode", ["check", "apply"])
+def test_clean_test_files_do_not_import_libcst(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path / "clean", {"test_a.py": NEAR_MISS, "test_b.py": PLAIN})
+    report = _probe(mode, root)
+    assert report["files"] == 2 and report["parsed"] == 0 and not report["errors"]
+    assert report["findings"] == []
+    assert report["libcst"] is False
+
+
+@pytest.mark.parametrize("mode", ["check", "apply"])
+def test_a_run_that_parses_imports_libcst_and_finds(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path / "bridge", {"test_bridge.py": BRIDGE, "test_clean.py": NEAR_MISS})
+    report = _probe(mode, root)
+    assert report["parsed"] == 1 and not report["errors"]
+    assert report["findings"] == [["test_bridge.py", "SSC001", 8, 9]]
+    assert report["libcst"] is True
+
+
+def test_a_warm_check_served_from_the_cache_does_not_import_libcst(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "warm", {"test_bridge.py": BRIDGE, "test_clean.py": NEAR_MISS})
+    cache = tmp_path / "cache"
+    cold = _probe("check", root, cache)
+    assert cold["libcst"] is True and cold["findings"]
+    warm = _probe("check", root, cache)
+    assert warm["findings"] == cold["findings"]
+    assert warm["libcst"] is False
+
+
+def test_cli_report_docs_and_rules_import_without_libcst() -> None:
+    """What ``ssot-codemod rules``/``docs`` and the first pass use needs no LibCST."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import ssot_codemod.api, ssot_codemod.cli, ssot_codemod.report, ssot_codemod.docs
+        import ssot_codemod.project.view, ssot_codemod.project.run
+        from ssot_codemod.rules import ALL_RULES, KNOWN_CODES, could_match, select_rules
+        from ssot_codemod.docs import render_rules
+        assert render_rules() and KNOWN_CODES and select_rules(["SSC"])
+        assert not could_match(b"x = 1\\n", ALL_RULES)
+        print("libcst" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
