@@ -21,6 +21,9 @@ Concurrency: a pack is written to a temporary file and ``os.replace``d
 partial one. When another run replaced the pack since this run loaded it, the two are merged
 (this run's entries win for the paths it saw). Growth is bounded: an entry not seen for
 :data:`MAX_AGE_DAYS` days is dropped, and so is a pack not written for that long.
+
+A pack also holds the last :data:`MAX_RUNS` run snapshots (:mod:`ssot_codemod.snapshot`, opaque
+here): with one, a run over an unchanged tree needs no file's bytes at all.
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ DEFAULT_CACHE_DIR = ".ssot_codemod_cache"
 MAX_AGE_DAYS = 30
 
 #: Bump when the pack layout changes: older packs are then simply never read again.
-_FORMAT = 1
+_FORMAT = 2
+#: Snapshots (:mod:`ssot_codemod.snapshot`) kept per pack: one per PATHs/options a project is
+#: checked with (the whole tree, a folder, pre-commit's file lists), most recent first.
+MAX_RUNS = 16
 _PACK_PREFIX = "results-"
 _PACK_SUFFIX = ".json"
 _GITIGNORE = b"# Automatically created by ssot-codemod.\n*\n"
@@ -204,6 +210,10 @@ def _valid_entry(raw: object) -> bool:
     )
 
 
+def _valid_run(raw: object) -> bool:
+    return type(raw) is dict and type(raw.get("day")) is int and "snapshot" in raw
+
+
 def _decode_result(entry: _Entry) -> CachedResult | None:
     try:
         findings = tuple(_finding_from_json(f) for f in entry[7])
@@ -238,9 +248,10 @@ class ResultsCache:
             self._cwd = ""
         self.hits = 0
         self.misses = 0
-        self._entries, self._loaded_stat = self._load()
+        self._entries, self._runs, self._loaded_stat = self._load()
         self._missed: dict[str, tuple[str, int, str]] = {}  # path -> key of this run's bytes
         self._changed: dict[str, _Entry] = {}
+        self._new_runs: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, directory: Path | str, settings: Mapping[str, Any]) -> ResultsCache:
@@ -256,21 +267,51 @@ class ResultsCache:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def _load(self) -> tuple[dict[str, _Entry], tuple[int, int, int] | None]:
+    def _load(
+        self,
+    ) -> tuple[dict[str, _Entry], dict[str, dict[str, Any]], tuple[int, int, int] | None]:
         stat_before = self._stat()
         if stat_before is None:
-            return {}, None
+            return {}, {}, None
         try:
             with open(self.pack, "rb") as fh:
                 raw = json.loads(fh.read())
         except (OSError, ValueError, RecursionError):
-            return {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
+            return {}, {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
         if type(raw) is not dict or raw.get("format") != _FORMAT:
-            return {}, stat_before
+            return {}, {}, stat_before
         entries = raw.get("entries")
         if type(entries) is not dict:
-            return {}, stat_before
-        return entries, stat_before
+            return {}, {}, stat_before
+        runs = raw.get("runs")
+        if type(runs) is not dict:
+            runs = {}
+        return entries, {k: v for k, v in runs.items() if _valid_run(v)}, stat_before
+
+    def run_snapshot(self, key: str) -> object:
+        """The snapshot stored for run *key* (unvalidated beyond its envelope), or None."""
+        found = self._runs.get(key)
+        if found is None:
+            return None
+        if found.get("day") != self.today:  # keep a snapshot in use from being pruned
+            self._new_runs[key] = {**found, "day": self.today}
+        return found.get("snapshot")
+
+    def keep_run(self, key: str, snapshot: object) -> None:
+        """Store *snapshot* for run *key* (JSON values) on :meth:`save`."""
+        self._new_runs[key] = {"day": self.today, "snapshot": snapshot}
+
+    def prepare(self) -> None:
+        """Create the cache directory now (a snapshot must not see it appear afterwards)."""
+        with contextlib.suppress(OSError):
+            self._ensure_directory()
+
+    def _ensure_directory(self) -> None:
+        from ssot_codemod.backup import create_exclusive
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        create_exclusive(self.directory / ".gitignore", _GITIGNORE)
+        create_exclusive(self.directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
 
     def lookup(
         self, path: Path | str, data: bytes, context: bytes | str = b""
@@ -312,35 +353,43 @@ class ResultsCache:
         ]
         return True
 
-    def _merged(self) -> tuple[dict[str, _Entry], bool]:
-        """Entries to write, and whether that differs from what was loaded."""
-        entries = self._entries
+    def _merged(self) -> tuple[dict[str, _Entry], dict[str, dict[str, Any]], bool]:
+        """Entries and snapshots to write, and whether that differs from what was loaded."""
+        entries, runs = self._entries, self._runs
         if self._stat() != self._loaded_stat:
-            entries, _ = self._load()  # another run wrote meanwhile: keep its entries too
+            # another run wrote meanwhile: keep its entries too
+            entries, runs, _ = self._load()
         out = {**entries, **self._changed}
         oldest = self.today - MAX_AGE_DAYS
         fresh = {k: v for k, v in out.items() if _valid_entry(v) and v[3] >= oldest}
-        return fresh, bool(self._changed) or len(fresh) != len(out)
+        all_runs = {**runs, **self._new_runs}
+        recent = sorted(
+            ((k, v) for k, v in all_runs.items() if v["day"] >= oldest),
+            key=lambda kv: kv[0] not in self._new_runs,  # this run's first (stable sort)
+        )[:MAX_RUNS]
+        dirty = bool(self._changed) or bool(self._new_runs) or len(fresh) != len(out)
+        return fresh, dict(recent), dirty or len(recent) != len(all_runs)
 
     def save(self) -> bool:
         """Write the pack if anything changed; prune old packs. Returns whether it wrote."""
-        entries, dirty = self._merged()
+        entries, runs, dirty = self._merged()
         if not dirty:
             return False
-        from ssot_codemod.backup import atomic_write, create_exclusive
+        from ssot_codemod.backup import atomic_write
 
         data = json.dumps(
-            {"format": _FORMAT, "entries": entries}, separators=(",", ":"), ensure_ascii=False
+            {"format": _FORMAT, "entries": entries, "runs": runs},
+            separators=(",", ":"),
+            ensure_ascii=False,
         ).encode("utf-8")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            create_exclusive(self.directory / ".gitignore", _GITIGNORE)
-            create_exclusive(self.directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
+            self._ensure_directory()
             atomic_write(self.pack, data)
         except OSError:
             return False
-        self._entries, self._loaded_stat = entries, self._stat()
+        self._entries, self._runs, self._loaded_stat = entries, runs, self._stat()
         self._changed = {}
+        self._new_runs = {}
         self._prune()
         return True
 
