@@ -200,3 +200,20 @@ def test_a_run_with_an_error_records_no_snapshot(tree: Path) -> None:
     assert first.count("error") == 1
     raw = json.loads(pack(tree).read_text())
     assert raw["runs"] == {}
+
+
+def test_cache_folder_in_the_tree_does_not_spoil_the_next_run(tree: Path) -> None:
+    """The first run creates the cache folder in the folder it walks (the default): the second
+    run is replayed all the same (that folder's names are as the walk saw them)."""
+    inside = Options(jobs=1, cache_dir=tree / ".ssot_codemod_cache")
+    cold = check_paths(["."], inside)
+    (found,) = (tree / ".ssot_codemod_cache").glob("results-*.json")
+    raw = json.loads(found.read_text())
+    for run in raw["runs"].values():
+        tamper(run["snapshot"])
+    found.write_text(json.dumps(raw))
+    assert messages(check_paths(["."], inside), "test_sub.py") == {TAMPERED}
+    write(tree / "tests" / "test_new.py", SAMPLE.replace("Base", "Fresh"))  # a new name
+    warm = check_paths(["."], inside)
+    assert any("Fresh.setUp" in m for m in messages(warm, "test_new.py"))
+    assert len(warm.files) == len(cold.files) + 1

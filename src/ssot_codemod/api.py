@@ -133,6 +133,7 @@ def _run(
         from ssot_codemod.snapshot import run_key as snapshot_key
 
         run_key = snapshot_key(paths, options)
+        cache.prepare()  # before any folder is listed: a later run must see the same listing
         replayed = _replay(cache, run_key, started, progress)
         if replayed is not None:
             return replayed
@@ -416,11 +417,13 @@ def _keep_snapshot(
         replayable = replayable and complete
     if not replayable:
         return
-    cache.prepare()  # its folder must exist before the folders around it are stat'ed
+    listings = dict(discovery.listings)
+    if project is not None:
+        listings.update(project.listings)
     inside = os.path.join(os.path.abspath(cache.directory), "")
     # The cache folder changes with every run and never holds a file to check.
     watched = [p for p in watched if not os.path.join(os.path.abspath(p), "").startswith(inside)]
-    snapshot = record(started_ns, files, watched, probed, report)
+    snapshot = record(started_ns, files, watched, probed, listings, report)
     if snapshot is not None:
         cache.keep_run(key, snapshot)
 

@@ -32,6 +32,7 @@ __all__ = [
     "SourceText",
     "discover",
     "encode_source",
+    "listing_digest",
     "read_source",
 ]
 
@@ -72,6 +73,16 @@ class Discovery:
     watched: tuple[str, ...] = ()
     probed: tuple[str, ...] = ()
     replayable: bool = False
+    # Each listed directory's names as the walk saw them (:func:`listing_digest`): a directory
+    # changed within the timestamp granularity of the walk is checked by its names instead.
+    listings: tuple[tuple[str, str], ...] = ()
+
+
+def listing_digest(names: Iterable[str]) -> str:
+    """A digest of a directory's entry names (any order)."""
+    import hashlib
+
+    return hashlib.sha1("\0".join(sorted(names)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,6 +215,7 @@ class _Walker:
         self.errors: list[tuple[Path, str]] = []
         self.watched: list[str] = []  # see Discovery.watched and probed
         self.probed: list[str] = []
+        self.listings: list[tuple[str, str]] = []
         self.symlinks = False
 
     def walk(self, root: Path, suffix: str) -> None:
@@ -302,6 +314,7 @@ class _Walker:
 
         self.watched.append(dir_str)
         names = {e.name for e in entries}
+        self.listings.append((dir_str, listing_digest(names)))
         if _GITIGNORE in names:
             gi_path = os.path.join(dir_str, _GITIGNORE)
             self.watched.append(gi_path)
@@ -407,6 +420,7 @@ def discover(
     walked: list[tuple[Path, str]] = []
     watched: list[str] = []
     probed: list[str] = []
+    listings: list[tuple[str, str]] = []
     replayable = True
     git = _GitTracked()
     for path in paths:
@@ -429,6 +443,7 @@ def discover(
             errors.extend(walker.errors)
             watched.extend(walker.watched)
             probed.extend(walker.probed)
+            listings.extend(walker.listings)
             replayable = replayable and not walker.symlinks
         elif stat.S_ISREG(st.st_mode):
             # A file named explicitly is found whatever its directory holds; its own stat is
@@ -445,6 +460,7 @@ def discover(
         errors=_sorted_errors(errors),
         watched=tuple(dict.fromkeys(watched)),
         probed=tuple(dict.fromkeys(probed)),
+        listings=tuple(listings),
         replayable=replayable and not errors,
     )
 

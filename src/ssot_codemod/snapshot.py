@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,7 @@ def record(
     results: Sequence[FileResult],
     watched: Iterable[str],
     probed: Iterable[str],
+    listings: Mapping[str, str],
     report: ProjectReport | None,
 ) -> dict[str, Any] | None:
     """The snapshot of a finished run, or None when it cannot be replayed (a result that is
@@ -128,8 +129,20 @@ def record(
         path = os.fspath(result.path)
         named.add(os.path.abspath(path))
         files.append([path, _stat(path), _result_json(result)])
-    watch = [[p, _stat(p)] for p in dict.fromkeys(watched) if p not in named]
-    probe = [[p, os.path.lexists(p)] for p in dict.fromkeys(probed)]
+    racy_from = started_ns - RACY_MARGIN_NS
+    listings = {os.path.abspath(k): v for k, v in listings.items()}
+    watch: list[list[Any]] = []
+    for path in dict.fromkeys(os.path.abspath(p) for p in watched):
+        if path in named:
+            continue
+        stat = _stat(path)
+        if stat is not None and stat[0] >= racy_from and path in listings:
+            # A folder changed around the time it was listed (the cache folder appearing in
+            # the working directory): trusted while it holds the names the walk saw.
+            watch.append([path, stat, listings[path]])
+        else:
+            watch.append([path, stat])
+    probe = [[p, os.path.lexists(p)] for p in dict.fromkeys(os.path.abspath(p) for p in probed)]
     return {
         "started": started_ns,
         "files": files,
@@ -143,14 +156,26 @@ def record(
 # replaying: every value validated (a corrupt snapshot is a miss, never an error)
 
 
-def _unchanged(path: object, stat: object, trusted_before: int) -> bool:
+def _unchanged(path: object, stat: object, trusted_before: int | None) -> bool:
+    """The path's stat is *stat*, and older than *trusted_before* (None: any age)."""
     if type(path) is not str:
         raise ValueError("bad path")
     if stat is None:
         return _stat(path) is None
     if type(stat) is not list or len(stat) != 4 or any(type(v) is not int for v in stat):
         raise ValueError("bad stat")
-    return stat[0] < trusted_before and _stat(path) == stat
+    if trusted_before is not None and stat[0] >= trusted_before:
+        return False
+    return _stat(path) == stat
+
+
+def _listing(path: str) -> str | None:
+    from ssot_codemod.files import listing_digest
+
+    try:
+        return listing_digest(os.listdir(path))
+    except OSError:
+        return None
 
 
 def _finding(raw: object) -> Finding:
@@ -230,8 +255,13 @@ def replay(raw: object) -> Replayed | None:
                 return None
             if os.path.lexists(path) != exists:
                 return None
-        for entry in _rows(raw.get("watched"), 2):
-            if not _unchanged(entry[0], entry[1], trusted_before):
+        for entry in raw["watched"]:
+            if type(entry) is not list or len(entry) not in (2, 3):
+                return None
+            if len(entry) == 3 and _unchanged(entry[0], entry[1], None):
+                if _listing(entry[0]) != entry[2]:
+                    return None
+            elif not _unchanged(entry[0], entry[1], trusted_before):
                 return None
         results = []
         for path, stat, result in _rows(raw.get("files"), 3):

@@ -27,6 +27,7 @@ class ProjectView:
     unsafe_fixes: bool
     # What building the view looked at besides the index's own reads (see dependencies()).
     looked_at: tuple[tuple[str, ...], tuple[str, ...], bool] = field(default=((), (), True))
+    listings: tuple[tuple[str, str], ...] = ()  # the project walk's (files.Discovery.listings)
 
     def __post_init__(self) -> None:
         # Built once: per file it cost a set of every named path (quadratic on big trees).
@@ -55,6 +56,7 @@ class ProjectView:
         watched: list[str] = []
         probed = _root_markers(as_paths, root)
         replayable = True
+        listings: tuple[tuple[str, str], ...] = ()
         if needs_whole_project(as_paths):
             # Files named one by one (pre-commit): read the rest of the project as well, so
             # they get the findings a scan of the whole project gives them.
@@ -65,6 +67,7 @@ class ProjectView:
             watched.extend(extra)
             probed.extend(walked.probed)
             replayable = walked.replayable
+            listings = walked.listings
         src = [root / entry for entry in options.src]  # relative entries: to the project
         index = ProjectIndex.build(root, everything, src=src, data=data)
         index.memo.update(notes)
@@ -80,7 +83,8 @@ class ProjectView:
                 continue
             if index_wants(index.memo, path, content):
                 index.data[path] = content
-        return cls(index, named, options.unsafe_fixes, (tuple(watched), tuple(probed), replayable))
+        looked_at = (tuple(watched), tuple(probed), replayable)
+        return cls(index, named, options.unsafe_fixes, looked_at, listings)
 
     def dependencies(self) -> tuple[list[str], list[str], bool]:
         """What this view's answers were decided from, for :mod:`ssot_codemod.snapshot`: paths
