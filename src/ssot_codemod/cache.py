@@ -34,7 +34,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -58,6 +58,7 @@ _FORMAT = 2
 #: checked with (the whole tree, a folder, pre-commit's file lists), most recent first.
 MAX_RUNS = 16
 _PACK_PREFIX = "results-"
+_RUNS_PREFIX = "runs-"
 _PACK_SUFFIX = ".json"
 _GITIGNORE = b"# Automatically created by ssot-codemod.\n*\n"
 _CACHEDIR_TAG = (
@@ -240,7 +241,10 @@ class ResultsCache:
             sort_keys=True,
             default=str,
         )
-        self.pack = directory / f"{_PACK_PREFIX}{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
+        name = f"{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
+        self.pack = directory / f"{_PACK_PREFIX}{name}"
+        # Snapshots live in a file of their own: a replayed run never loads the entries.
+        self.runs_pack = directory / f"{_RUNS_PREFIX}{name}"
         self.today = int(time.time()) // _DAY
         try:
             self._cwd = os.getcwd()  # paths are keyed absolute; one getcwd, not one per file
@@ -248,58 +252,29 @@ class ResultsCache:
             self._cwd = ""
         self.hits = 0
         self.misses = 0
-        self._entries, self._runs, self._loaded_stat = self._load()
+        self._entries_file = _JsonFile(self.pack, "entries", _valid_entry)
+        self._runs_file = _JsonFile(self.runs_pack, "runs", _valid_run)
         self._missed: dict[str, tuple[str, int, str]] = {}  # path -> key of this run's bytes
-        self._changed: dict[str, _Entry] = {}
-        self._new_runs: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, directory: Path | str, settings: Mapping[str, Any]) -> ResultsCache:
         """The cache in *directory* for these *settings* (JSON-serialisable values)."""
         return cls(Path(directory), settings)
 
-    # ---- reading
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.pack)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-    def _load(
-        self,
-    ) -> tuple[dict[str, _Entry], dict[str, dict[str, Any]], tuple[int, int, int] | None]:
-        stat_before = self._stat()
-        if stat_before is None:
-            return {}, {}, None
-        try:
-            with open(self.pack, "rb") as fh:
-                raw = json.loads(fh.read())
-        except (OSError, ValueError, RecursionError):
-            return {}, {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
-        if type(raw) is not dict or raw.get("format") != _FORMAT:
-            return {}, {}, stat_before
-        entries = raw.get("entries")
-        if type(entries) is not dict:
-            return {}, {}, stat_before
-        runs = raw.get("runs")
-        if type(runs) is not dict:
-            runs = {}
-        return entries, {k: v for k, v in runs.items() if _valid_run(v)}, stat_before
+    # ---- snapshots (ssot_codemod.snapshot)
 
     def run_snapshot(self, key: str) -> object:
         """The snapshot stored for run *key* (unvalidated beyond its envelope), or None."""
-        found = self._runs.get(key)
+        found = self._runs_file.items().get(key)
         if found is None:
             return None
-        if found.get("day") != self.today:  # keep a snapshot in use from being pruned
-            self._new_runs[key] = {**found, "day": self.today}
-        return found.get("snapshot")
+        if found["day"] != self.today:  # keep a snapshot in use from being pruned
+            self._runs_file.changed[key] = {**found, "day": self.today}
+        return found["snapshot"]
 
     def keep_run(self, key: str, snapshot: object) -> None:
         """Store *snapshot* for run *key* (JSON values) on :meth:`save`."""
-        self._new_runs[key] = {"day": self.today, "snapshot": snapshot}
+        self._runs_file.changed[key] = {"day": self.today, "snapshot": snapshot}
 
     def prepare(self) -> None:
         """Create the cache directory now (a snapshot must not see it appear afterwards)."""
@@ -313,25 +288,25 @@ class ResultsCache:
         create_exclusive(self.directory / ".gitignore", _GITIGNORE)
         create_exclusive(self.directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
 
+    # ---- entries
+
     def lookup(
         self, path: Path | str, data: bytes, context: bytes | str = b""
     ) -> CachedResult | None:
         """The cached result for *path* if it was computed from these bytes and this context."""
         key = os.path.join(self._cwd, path)
         wanted = (_sha1(data), len(data), _context_digest(context))
-        entry = self._entries.get(key)
+        entry = self._entries_file.items().get(key)
         if entry is not None and _valid_entry(entry) and (entry[0], entry[1], entry[2]) == wanted:
             result = _decode_result(entry)
             if result is not None:
                 self.hits += 1
                 if entry[3] != self.today:
-                    self._changed[key] = [*entry[:3], self.today, *entry[4:]]
+                    self._entries_file.changed[key] = [*entry[:3], self.today, *entry[4:]]
                 return result
         self.misses += 1
         self._missed[key] = wanted
         return None
-
-    # ---- writing
 
     def store(self, path: Path | str, result: _Outcome) -> bool:
         """Remember *result* for *path*, keyed by what :meth:`lookup` saw this run.
@@ -343,7 +318,7 @@ class ResultsCache:
         seen = self._missed.get(key)
         if seen is None or result.status not in _STATUSES:
             return False
-        self._changed[key] = [
+        self._entries_file.changed[key] = [
             *seen,
             self.today,
             result.status,
@@ -353,45 +328,24 @@ class ResultsCache:
         ]
         return True
 
-    def _merged(self) -> tuple[dict[str, _Entry], dict[str, dict[str, Any]], bool]:
-        """Entries and snapshots to write, and whether that differs from what was loaded."""
-        entries, runs = self._entries, self._runs
-        if self._stat() != self._loaded_stat:
-            # another run wrote meanwhile: keep its entries too
-            entries, runs, _ = self._load()
-        out = {**entries, **self._changed}
-        oldest = self.today - MAX_AGE_DAYS
-        fresh = {k: v for k, v in out.items() if _valid_entry(v) and v[3] >= oldest}
-        all_runs = {**runs, **self._new_runs}
-        recent = sorted(
-            ((k, v) for k, v in all_runs.items() if v["day"] >= oldest),
-            key=lambda kv: kv[0] not in self._new_runs,  # this run's first (stable sort)
-        )[:MAX_RUNS]
-        dirty = bool(self._changed) or bool(self._new_runs) or len(fresh) != len(out)
-        return fresh, dict(recent), dirty or len(recent) != len(all_runs)
-
     def save(self) -> bool:
-        """Write the pack if anything changed; prune old packs. Returns whether it wrote."""
-        entries, runs, dirty = self._merged()
-        if not dirty:
-            return False
-        from ssot_codemod.backup import atomic_write
-
-        data = json.dumps(
-            {"format": _FORMAT, "entries": entries, "runs": runs},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode("utf-8")
+        """Write what changed; prune old packs. Returns whether it wrote."""
+        oldest = self.today - MAX_AGE_DAYS
+        wrote = False
         try:
-            self._ensure_directory()
-            atomic_write(self.pack, data)
+            if self._entries_file.loaded or self._entries_file.changed:
+                wrote = self._entries_file.save(
+                    lambda e: e[3] >= oldest, None, self._ensure_directory
+                )
+            if self._runs_file.loaded or self._runs_file.changed:
+                runs = self._runs_file
+                saved = runs.save(lambda r: r["day"] >= oldest, MAX_RUNS, self._ensure_directory)
+                wrote = saved or wrote
         except OSError:
             return False
-        self._entries, self._runs, self._loaded_stat = entries, runs, self._stat()
-        self._changed = {}
-        self._new_runs = {}
-        self._prune()
-        return True
+        if wrote:
+            self._prune()
+        return wrote
 
     def _prune(self) -> None:
         """Remove packs not written for MAX_AGE_DAYS and temporary files older than a day."""
@@ -400,7 +354,9 @@ class ResultsCache:
             with os.scandir(self.directory) as it:
                 for entry in it:
                     name = entry.name
-                    if name.startswith(_PACK_PREFIX) and name.endswith(_PACK_SUFFIX):
+                    if name.startswith((_PACK_PREFIX, _RUNS_PREFIX)) and name.endswith(
+                        _PACK_SUFFIX
+                    ):
                         limit = MAX_AGE_DAYS * _DAY
                     elif name.endswith(_TMP_SUFFIX):
                         limit = _DAY  # left by a run that was killed while writing
@@ -411,3 +367,72 @@ class ResultsCache:
                             os.unlink(entry.path)
         except OSError:
             return
+
+
+class _JsonFile:
+    """One JSON file ``{"format": ..., <field>: {key: value}}``, loaded on first use, written
+    atomically with the changes of this run merged into what another run wrote meanwhile."""
+
+    def __init__(self, path: Path, field: str, valid: Callable[[object], bool]) -> None:
+        self.path = path
+        self.field = field
+        self.valid = valid
+        self.loaded = False
+        self.changed: dict[str, Any] = {}
+        self._items: dict[str, Any] = {}
+        self._loaded_stat: tuple[int, int, int] | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def items(self) -> dict[str, Any]:
+        if not self.loaded:
+            self._items, self._loaded_stat = self._load()
+            self.loaded = True
+        return self._items
+
+    def _load(self) -> tuple[dict[str, Any], tuple[int, int, int] | None]:
+        stat_before = self._stat()
+        if stat_before is None:
+            return {}, None
+        try:
+            with open(self.path, "rb") as fh:
+                raw = json.loads(fh.read())
+        except (OSError, ValueError, RecursionError):
+            return {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
+        if type(raw) is not dict or raw.get("format") != _FORMAT:
+            return {}, stat_before
+        items = raw.get(self.field)
+        if type(items) is not dict:
+            return {}, stat_before
+        return items, stat_before
+
+    def save(
+        self, fresh: Callable[[Any], bool], limit: int | None, prepare: Callable[[], None]
+    ) -> bool:
+        """Write if anything changed (items for which *fresh* is False are dropped; with
+        *limit*, only that many are kept, this run's first). Raises OSError."""
+        items = self.items()
+        if self._stat() != self._loaded_stat:
+            items, _ = self._load()  # another run wrote meanwhile: keep its items too
+        merged = {**items, **self.changed}
+        kept = {k: v for k, v in merged.items() if self.valid(v) and fresh(v)}
+        if limit is not None and len(kept) > limit:
+            order = sorted(kept, key=lambda k: k not in self.changed)  # stable: this run's first
+            kept = {k: kept[k] for k in order[:limit]}
+        if not self.changed and len(kept) == len(merged):
+            return False
+        from ssot_codemod.backup import atomic_write
+
+        data = json.dumps(
+            {"format": _FORMAT, self.field: kept}, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+        prepare()
+        atomic_write(self.path, data)
+        self._items, self._loaded_stat = kept, self._stat()
+        self.changed = {}
+        return True
