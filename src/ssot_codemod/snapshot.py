@@ -178,20 +178,16 @@ def _listing(path: str) -> str | None:
         return None
 
 
+_FINDING_TYPES = [str, str, int, int, int, int, str, bool]
+_FIXES = frozenset(("safe", "unsafe", "none"))
+
+
 def _finding(raw: object) -> Finding:
-    if type(raw) is not list or len(raw) != 8:
+    # One C-level comparison of the field types (``bool`` is not ``int`` here): tens of
+    # thousands of findings are replayed per run.
+    if type(raw) is not list or list(map(type, raw)) != _FINDING_TYPES or raw[6] not in _FIXES:
         raise ValueError("bad finding")
-    code, message, line, column, end_line, end_column, fix, applied = raw
-    ints = (line, column, end_line, end_column)
-    if (
-        type(code) is not str
-        or type(message) is not str
-        or any(type(v) is not int for v in ints)
-        or fix not in ("safe", "unsafe", "none")
-        or type(applied) is not bool
-    ):
-        raise ValueError("bad finding")
-    return Finding(code, message, line, column, end_line, end_column, fix, applied)
+    return Finding(*raw)
 
 
 def _result(path: str, raw: object) -> FileResult:
