@@ -20,7 +20,9 @@ A ``stat`` is (mtime_ns, size, inode, ctime_ns). Racy entries (git's rule): an e
 timestamp granularity of the one the run saw leaves the ``stat`` unchanged, so an entry whose
 mtime is not older than the start of the recording run by :data:`RACY_MARGIN_NS` is not
 trusted, and the run is done as usual (which records a new snapshot). Anything modified while
-the recording run read it has such an mtime, so stats taken after the run are safe to keep.
+the recording run read it has such an mtime, so stats taken after the run are safe to keep. A
+folder changed within that window (the cache folder the recording run created in the folder it
+walks) is trusted while its entry names are those the walk saw (``Discovery.listings``).
 """
 
 from __future__ import annotations
