@@ -218,3 +218,23 @@ def test_cache_folder_in_the_tree_does_not_spoil_the_next_run(tree: Path) -> Non
     warm = check_paths(["."], inside)
     assert any("Fresh.setUp" in m for m in messages(warm, "test_new.py"))
     assert len(warm.files) == len(cold.files) + 1
+
+
+def test_overlapping_runs_keep_each_others_snapshots(tmp_path: Path) -> None:
+    from ssot_codemod.cache import MAX_RUNS, ResultsCache
+
+    settings = {"mode": "check"}
+    first = ResultsCache.open(tmp_path, settings)
+    second = ResultsCache.open(tmp_path, settings)
+    assert first.run_snapshot("a") is None and second.run_snapshot("b") is None
+    first.keep_run("a", {"x": 1})
+    second.keep_run("b", {"x": 2})
+    assert first.save() and second.save()  # the second merges what the first wrote
+    again = ResultsCache.open(tmp_path, settings)
+    assert (again.run_snapshot("a"), again.run_snapshot("b")) == ({"x": 1}, {"x": 2})
+    many = ResultsCache.open(tmp_path, settings)
+    for i in range(MAX_RUNS + 3):
+        many.keep_run(f"k{i}", i)
+    assert many.save()
+    kept = ResultsCache.open(tmp_path, settings)
+    assert sum(kept.run_snapshot(f"k{i}") is not None for i in range(MAX_RUNS + 3)) == MAX_RUNS
