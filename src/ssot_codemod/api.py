@@ -41,6 +41,9 @@ from ssot_codemod.verify import VerifyResult, rollback, run_verify, split_comman
 
 if TYPE_CHECKING:
     from ssot_codemod.cache import ResultsCache
+    from ssot_codemod.files import Discovery
+    from ssot_codemod.project.run import ProjectReport
+    from ssot_codemod.project.view import ProjectView
     from ssot_codemod.rules.base import Rule
 
 __all__ = [
@@ -122,12 +125,24 @@ def _run(
     progress: ProgressCallback | None,
 ) -> RunResult:
     started = time.perf_counter()
+    started_ns = time.time_ns()  # before any file is looked at (snapshot's racy rule)
+    rules = resolve_rules(options)  # ValueError before any file is touched
+    cache = _open_cache(options, rules, mode)
+    run_key = None
+    if cache is not None:
+        from ssot_codemod.snapshot import run_key as snapshot_key
+
+        run_key = snapshot_key(paths, options)
+        cache.prepare()  # before any folder is listed: a later run must see the same listing
+        replayed = _replay(cache, run_key, started, progress)
+        if replayed is not None:
+            return replayed
+
     from ssot_codemod.deadline import FileTimeout, deadline, gave_up
     from ssot_codemod.files import discover
     from ssot_codemod.project.view import ProjectView
     from ssot_codemod.rules import could_match
 
-    rules = resolve_rules(options)  # ValueError before any file is touched
     discovery = discover(
         [Path(p) for p in paths],
         exclude=options.exclude,
@@ -145,7 +160,6 @@ def _run(
 
     helper = HelperTarget.find(paths, options) if mode != "check" else None
     budget = options.file_timeout if options.file_timeout and options.file_timeout > 0 else None
-    cache = _open_cache(options, rules, mode)
 
     results: dict[int, FileResult] = {}
     originals: dict[int, bytes] = {}
@@ -287,7 +301,12 @@ def _run(
         results[task.index], _ = _finish(path, outcome, originals[task.index], mode)
 
     ordered_results = [results[i] for i in range(total)]
+    project_report = project.report() if project is not None else None
     if cache is not None:
+        assert run_key is not None
+        _keep_snapshot(
+            cache, run_key, started_ns, ordered_results, discovery, project, project_report
+        )
         _store_in_cache(cache, ordered_results)
     helper_path: Path | None = None
     if helper_result is not None:
@@ -302,7 +321,7 @@ def _run(
         discovery.errors,
         time.perf_counter() - started,
         helper_module_path=helper_path,
-        project=project.report() if project is not None else None,
+        project=project_report,
     )
 
 
@@ -355,6 +374,58 @@ def _open_cache(
         "helper_module": options.helper_module,
     }
     return ResultsCache.open(options.cache_dir, settings)
+
+
+def _replay(
+    cache: ResultsCache, key: str, started: float, progress: ProgressCallback | None
+) -> RunResult | None:
+    """The whole run from the cache's snapshot, when nothing it was decided from changed."""
+    from ssot_codemod.snapshot import replay
+
+    raw = cache.run_snapshot(key)
+    replayed = replay(raw) if raw is not None else None
+    if replayed is None:
+        return None
+    files, report = replayed
+    cache.hits += len(files)
+    for done in range(1, len(files) + 1):
+        if progress is not None:
+            progress(done, len(files))
+    cache.save()  # only when the snapshot's day of last use moved
+    return RunResult(files, (), time.perf_counter() - started, project=report)
+
+
+def _keep_snapshot(
+    cache: ResultsCache,
+    key: str,
+    started_ns: int,
+    files: list[FileResult],
+    discovery: Discovery,
+    project: ProjectView | None,
+    report: ProjectReport | None,
+) -> None:
+    """Record what this run was decided from (:mod:`ssot_codemod.snapshot`) when a later run
+    can check it by stat calls alone."""
+    from ssot_codemod.snapshot import record
+
+    watched, probed = list(discovery.watched), list(discovery.probed)
+    replayable = discovery.replayable
+    if project is not None:
+        more_watched, more_probed, complete = project.dependencies()
+        watched.extend(more_watched)
+        probed.extend(more_probed)
+        replayable = replayable and complete
+    if not replayable:
+        return
+    listings = dict(discovery.listings)
+    if project is not None:
+        listings.update(project.listings)
+    inside = os.path.join(os.path.abspath(cache.directory), "")
+    # The cache folder changes with every run and never holds a file to check.
+    watched = [p for p in watched if not os.path.join(os.path.abspath(p), "").startswith(inside)]
+    snapshot = record(started_ns, files, watched, probed, listings, report)
+    if snapshot is not None:
+        cache.keep_run(key, snapshot)
 
 
 def _store_in_cache(cache: ResultsCache, files: list[FileResult]) -> None:

@@ -21,6 +21,9 @@ Concurrency: a pack is written to a temporary file and ``os.replace``d
 partial one. When another run replaced the pack since this run loaded it, the two are merged
 (this run's entries win for the paths it saw). Growth is bounded: an entry not seen for
 :data:`MAX_AGE_DAYS` days is dropped, and so is a pack not written for that long.
+
+A pack also holds the last :data:`MAX_RUNS` run snapshots (:mod:`ssot_codemod.snapshot`, opaque
+here): with one, a run over an unchanged tree needs no file's bytes at all.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -50,8 +53,12 @@ DEFAULT_CACHE_DIR = ".ssot_codemod_cache"
 MAX_AGE_DAYS = 30
 
 #: Bump when the pack layout changes: older packs are then simply never read again.
-_FORMAT = 1
+_FORMAT = 2
+#: Snapshots (:mod:`ssot_codemod.snapshot`) kept per pack: one per PATHs/options a project is
+#: checked with (the whole tree, a folder, pre-commit's file lists), most recent first.
+MAX_RUNS = 16
 _PACK_PREFIX = "results-"
+_RUNS_PREFIX = "runs-"
 _PACK_SUFFIX = ".json"
 _GITIGNORE = b"# Automatically created by ssot-codemod.\n*\n"
 _CACHEDIR_TAG = (
@@ -204,6 +211,10 @@ def _valid_entry(raw: object) -> bool:
     )
 
 
+def _valid_run(raw: object) -> bool:
+    return type(raw) is dict and type(raw.get("day")) is int and "snapshot" in raw
+
+
 def _decode_result(entry: _Entry) -> CachedResult | None:
     try:
         findings = tuple(_finding_from_json(f) for f in entry[7])
@@ -230,7 +241,10 @@ class ResultsCache:
             sort_keys=True,
             default=str,
         )
-        self.pack = directory / f"{_PACK_PREFIX}{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
+        name = f"{_sha1(key.encode())[:20]}{_PACK_SUFFIX}"
+        self.pack = directory / f"{_PACK_PREFIX}{name}"
+        # Snapshots live in a file of their own: a replayed run never loads the entries.
+        self.runs_pack = directory / f"{_RUNS_PREFIX}{name}"
         self.today = int(time.time()) // _DAY
         try:
             self._cwd = os.getcwd()  # paths are keyed absolute; one getcwd, not one per file
@@ -238,39 +252,43 @@ class ResultsCache:
             self._cwd = ""
         self.hits = 0
         self.misses = 0
-        self._entries, self._loaded_stat = self._load()
+        self._entries_file = _JsonFile(self.pack, "entries", _valid_entry)
+        self._runs_file = _JsonFile(self.runs_pack, "runs", _valid_run)
         self._missed: dict[str, tuple[str, int, str]] = {}  # path -> key of this run's bytes
-        self._changed: dict[str, _Entry] = {}
 
     @classmethod
     def open(cls, directory: Path | str, settings: Mapping[str, Any]) -> ResultsCache:
         """The cache in *directory* for these *settings* (JSON-serialisable values)."""
         return cls(Path(directory), settings)
 
-    # ---- reading
+    # ---- snapshots (ssot_codemod.snapshot)
 
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.pack)
-        except OSError:
+    def run_snapshot(self, key: str) -> object:
+        """The snapshot stored for run *key* (unvalidated beyond its envelope), or None."""
+        found = self._runs_file.items().get(key)
+        if found is None:
             return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        if found["day"] != self.today:  # keep a snapshot in use from being pruned
+            self._runs_file.changed[key] = {**found, "day": self.today}
+        return found["snapshot"]
 
-    def _load(self) -> tuple[dict[str, _Entry], tuple[int, int, int] | None]:
-        stat_before = self._stat()
-        if stat_before is None:
-            return {}, None
-        try:
-            with open(self.pack, "rb") as fh:
-                raw = json.loads(fh.read())
-        except (OSError, ValueError, RecursionError):
-            return {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
-        if type(raw) is not dict or raw.get("format") != _FORMAT:
-            return {}, stat_before
-        entries = raw.get("entries")
-        if type(entries) is not dict:
-            return {}, stat_before
-        return entries, stat_before
+    def keep_run(self, key: str, snapshot: object) -> None:
+        """Store *snapshot* for run *key* (JSON values) on :meth:`save`."""
+        self._runs_file.changed[key] = {"day": self.today, "snapshot": snapshot}
+
+    def prepare(self) -> None:
+        """Create the cache directory now (a snapshot must not see it appear afterwards)."""
+        with contextlib.suppress(OSError):
+            self._ensure_directory()
+
+    def _ensure_directory(self) -> None:
+        from ssot_codemod.backup import create_exclusive
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        create_exclusive(self.directory / ".gitignore", _GITIGNORE)
+        create_exclusive(self.directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
+
+    # ---- entries
 
     def lookup(
         self, path: Path | str, data: bytes, context: bytes | str = b""
@@ -278,19 +296,17 @@ class ResultsCache:
         """The cached result for *path* if it was computed from these bytes and this context."""
         key = os.path.join(self._cwd, path)
         wanted = (_sha1(data), len(data), _context_digest(context))
-        entry = self._entries.get(key)
+        entry = self._entries_file.items().get(key)
         if entry is not None and _valid_entry(entry) and (entry[0], entry[1], entry[2]) == wanted:
             result = _decode_result(entry)
             if result is not None:
                 self.hits += 1
                 if entry[3] != self.today:
-                    self._changed[key] = [*entry[:3], self.today, *entry[4:]]
+                    self._entries_file.changed[key] = [*entry[:3], self.today, *entry[4:]]
                 return result
         self.misses += 1
         self._missed[key] = wanted
         return None
-
-    # ---- writing
 
     def store(self, path: Path | str, result: _Outcome) -> bool:
         """Remember *result* for *path*, keyed by what :meth:`lookup` saw this run.
@@ -302,7 +318,7 @@ class ResultsCache:
         seen = self._missed.get(key)
         if seen is None or result.status not in _STATUSES:
             return False
-        self._changed[key] = [
+        self._entries_file.changed[key] = [
             *seen,
             self.today,
             result.status,
@@ -312,37 +328,24 @@ class ResultsCache:
         ]
         return True
 
-    def _merged(self) -> tuple[dict[str, _Entry], bool]:
-        """Entries to write, and whether that differs from what was loaded."""
-        entries = self._entries
-        if self._stat() != self._loaded_stat:
-            entries, _ = self._load()  # another run wrote meanwhile: keep its entries too
-        out = {**entries, **self._changed}
-        oldest = self.today - MAX_AGE_DAYS
-        fresh = {k: v for k, v in out.items() if _valid_entry(v) and v[3] >= oldest}
-        return fresh, bool(self._changed) or len(fresh) != len(out)
-
     def save(self) -> bool:
-        """Write the pack if anything changed; prune old packs. Returns whether it wrote."""
-        entries, dirty = self._merged()
-        if not dirty:
-            return False
-        from ssot_codemod.backup import atomic_write, create_exclusive
-
-        data = json.dumps(
-            {"format": _FORMAT, "entries": entries}, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        """Write what changed; prune old packs. Returns whether it wrote."""
+        oldest = self.today - MAX_AGE_DAYS
+        wrote = False
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            create_exclusive(self.directory / ".gitignore", _GITIGNORE)
-            create_exclusive(self.directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
-            atomic_write(self.pack, data)
+            if self._entries_file.loaded or self._entries_file.changed:
+                wrote = self._entries_file.save(
+                    lambda e: e[3] >= oldest, None, self._ensure_directory
+                )
+            if self._runs_file.loaded or self._runs_file.changed:
+                runs = self._runs_file
+                saved = runs.save(lambda r: r["day"] >= oldest, MAX_RUNS, self._ensure_directory)
+                wrote = saved or wrote
         except OSError:
             return False
-        self._entries, self._loaded_stat = entries, self._stat()
-        self._changed = {}
-        self._prune()
-        return True
+        if wrote:
+            self._prune()
+        return wrote
 
     def _prune(self) -> None:
         """Remove packs not written for MAX_AGE_DAYS and temporary files older than a day."""
@@ -351,7 +354,9 @@ class ResultsCache:
             with os.scandir(self.directory) as it:
                 for entry in it:
                     name = entry.name
-                    if name.startswith(_PACK_PREFIX) and name.endswith(_PACK_SUFFIX):
+                    if name.startswith((_PACK_PREFIX, _RUNS_PREFIX)) and name.endswith(
+                        _PACK_SUFFIX
+                    ):
                         limit = MAX_AGE_DAYS * _DAY
                     elif name.endswith(_TMP_SUFFIX):
                         limit = _DAY  # left by a run that was killed while writing
@@ -362,3 +367,72 @@ class ResultsCache:
                             os.unlink(entry.path)
         except OSError:
             return
+
+
+class _JsonFile:
+    """One JSON file ``{"format": ..., <field>: {key: value}}``, loaded on first use, written
+    atomically with the changes of this run merged into what another run wrote meanwhile."""
+
+    def __init__(self, path: Path, field: str, valid: Callable[[object], bool]) -> None:
+        self.path = path
+        self.field = field
+        self.valid = valid
+        self.loaded = False
+        self.changed: dict[str, Any] = {}
+        self._items: dict[str, Any] = {}
+        self._loaded_stat: tuple[int, int, int] | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def items(self) -> dict[str, Any]:
+        if not self.loaded:
+            self._items, self._loaded_stat = self._load()
+            self.loaded = True
+        return self._items
+
+    def _load(self) -> tuple[dict[str, Any], tuple[int, int, int] | None]:
+        stat_before = self._stat()
+        if stat_before is None:
+            return {}, None
+        try:
+            with open(self.path, "rb") as fh:
+                raw = json.loads(fh.read())
+        except (OSError, ValueError, RecursionError):
+            return {}, stat_before  # corrupt or vanished: start afresh, overwrite on save
+        if type(raw) is not dict or raw.get("format") != _FORMAT:
+            return {}, stat_before
+        items = raw.get(self.field)
+        if type(items) is not dict:
+            return {}, stat_before
+        return items, stat_before
+
+    def save(
+        self, fresh: Callable[[Any], bool], limit: int | None, prepare: Callable[[], None]
+    ) -> bool:
+        """Write if anything changed (items for which *fresh* is False are dropped; with
+        *limit*, only that many are kept, this run's first). Raises OSError."""
+        items = self.items()
+        if self._stat() != self._loaded_stat:
+            items, _ = self._load()  # another run wrote meanwhile: keep its items too
+        merged = {**items, **self.changed}
+        kept = {k: v for k, v in merged.items() if self.valid(v) and fresh(v)}
+        if limit is not None and len(kept) > limit:
+            order = sorted(kept, key=lambda k: k not in self.changed)  # stable: this run's first
+            kept = {k: kept[k] for k in order[:limit]}
+        if not self.changed and len(kept) == len(merged):
+            return False
+        from ssot_codemod.backup import atomic_write
+
+        data = json.dumps(
+            {"format": _FORMAT, self.field: kept}, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+        prepare()
+        atomic_write(self.path, data)
+        self._items, self._loaded_stat = kept, self._stat()
+        self.changed = {}
+        return True

@@ -32,6 +32,7 @@ __all__ = [
     "SourceText",
     "discover",
     "encode_source",
+    "listing_digest",
     "read_source",
 ]
 
@@ -63,6 +64,25 @@ class Discovery:
 
     files: tuple[Path, ...]
     errors: tuple[tuple[Path, str], ...]
+    # What the result was decided from, for a results cache that skips the walk when nothing
+    # changed (:mod:`ssot_codemod.snapshot`): ``watched`` paths by their stat - every directory
+    # listed (its mtime changes when an entry is added, removed or renamed), every
+    # ``.gitignore`` that was or could have been read, git's index when tracked files were
+    # asked about; ``probed`` paths by whether they exist (``.git`` above the walked folders).
+    # ``replayable`` is False when something else decided it (a symlink's target).
+    watched: tuple[str, ...] = ()
+    probed: tuple[str, ...] = ()
+    replayable: bool = False
+    # Each listed directory's names as the walk saw them (:func:`listing_digest`): a directory
+    # changed within the timestamp granularity of the walk is checked by its names instead.
+    listings: tuple[tuple[str, str], ...] = ()
+
+
+def listing_digest(names: Iterable[str]) -> str:
+    """A digest of a directory's entry names (any order)."""
+    import hashlib
+
+    return hashlib.sha1("\0".join(sorted(names)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,6 +162,24 @@ class _GitTracked:
         dirs = {"/".join(f.split("/")[:i]) + "/" for f in files for i in range(1, f.count("/") + 1)}
         return files, frozenset(dirs)
 
+    def index_files(self) -> list[str]:
+        """Git's index file of every repository asked about (``git ls-files`` reads it)."""
+        out = []
+        for repo in self._repos:
+            dot_git = os.path.join(repo, ".git")
+            git_dir = dot_git
+            if os.path.isfile(dot_git):  # a worktree or submodule: "gitdir: <path>"
+                try:
+                    with open(dot_git, encoding="utf-8", errors="replace") as fh:
+                        line = fh.readline().strip()
+                except OSError:
+                    line = ""
+                if line.startswith("gitdir:"):
+                    git_dir = os.path.join(repo, line[len("gitdir:") :].strip())
+                out.append(dot_git)
+            out.append(os.path.join(git_dir, "index"))
+        return out
+
     def tracked(self, repo: str | None, repo_rel: str) -> bool:
         """Whether *repo_rel* ("/"-separated; a trailing "/" asks about a directory holding
         tracked files) is tracked in *repo*."""
@@ -175,6 +213,10 @@ class _Walker:
         self.repo_prefix = ""  # the walked root relative to the repository, "/"-terminated
         self.candidates: list[tuple[Path, str]] = []  # (path, real path used for dedupe)
         self.errors: list[tuple[Path, str]] = []
+        self.watched: list[str] = []  # see Discovery.watched and probed
+        self.probed: list[str] = []
+        self.listings: list[tuple[str, str]] = []
+        self.symlinks = False
 
     def walk(self, root: Path, suffix: str) -> None:
         root_str = os.fspath(root)
@@ -183,6 +225,17 @@ class _Walker:
         # .gitignore files of ancestors, up to the repository root (outermost first).
         ancestors: list[_Scope] = []
         repo = _find_repo_root(root_real)
+        # The repository and its .gitignore files are found by looking upwards: a .git or a
+        # .gitignore appearing above changes the walk (the folders themselves are not watched:
+        # /tmp or a home folder change all the time).
+        above = root_real
+        while True:
+            self.probed.append(os.path.join(above, ".git"))
+            self.watched.append(os.path.join(above, _GITIGNORE))
+            parent = os.path.dirname(above)
+            if parent == above:
+                break
+            above = parent
         self.repo = repo
         if repo is not None and repo != root_real:
             self.repo_prefix = os.path.relpath(root_real, repo).replace(os.sep, "/") + "/"
@@ -259,9 +312,12 @@ class _Walker:
             self.errors.append((directory, _os_reason(exc)))
             return
 
+        self.watched.append(dir_str)
         names = {e.name for e in entries}
+        self.listings.append((dir_str, listing_digest(names)))
         if _GITIGNORE in names:
             gi_path = os.path.join(dir_str, _GITIGNORE)
+            self.watched.append(gi_path)
             try:
                 spec = _read_gitignore(gi_path)
             except OSError as exc:
@@ -294,6 +350,7 @@ class _Walker:
             if not entry.name.endswith(suffix):
                 continue
             if is_link:
+                self.symlinks = True
                 real = os.path.realpath(entry.path)
                 # Symlinked directories are never followed; links leaving the tree are skipped.
                 if not os.path.isfile(real) or not _is_within(real, root_real):
@@ -361,6 +418,10 @@ def discover(
     explicit: list[tuple[Path, str]] = []
     errors: list[tuple[Path, str]] = []
     walked: list[tuple[Path, str]] = []
+    watched: list[str] = []
+    probed: list[str] = []
+    listings: list[tuple[str, str]] = []
+    replayable = True
     git = _GitTracked()
     for path in paths:
         path = Path(path)
@@ -380,14 +441,28 @@ def discover(
             walker.walk(path, suffix)
             walked.extend(walker.candidates)
             errors.extend(walker.errors)
+            watched.extend(walker.watched)
+            probed.extend(walker.probed)
+            listings.extend(walker.listings)
+            replayable = replayable and not walker.symlinks
         elif stat.S_ISREG(st.st_mode):
+            # A file named explicitly is found whatever its directory holds; its own stat is
+            # the caller's to watch. A symlink (or a path through one) is decided by its target.
+            replayable = replayable and os.path.realpath(path) == os.path.abspath(path)
             if force_exclude and _excluded_explicitly(path, excludes, exclude_base):
                 continue
             explicit.append((path, os.path.realpath(path)))
         else:
             errors.append((path, "not a regular file or directory"))
-
-    return Discovery(files=_dedupe([*explicit, *walked]), errors=_sorted_errors(errors))
+    watched.extend(git.index_files())
+    return Discovery(
+        files=_dedupe([*explicit, *walked]),
+        errors=_sorted_errors(errors),
+        watched=tuple(dict.fromkeys(watched)),
+        probed=tuple(dict.fromkeys(probed)),
+        listings=tuple(listings),
+        replayable=replayable and not errors,
+    )
 
 
 def _excluded_explicitly(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,9 @@ class ProjectView:
     index: Any  # project.index.ProjectIndex (imported lazily)
     named: tuple[str, ...]
     unsafe_fixes: bool
+    # What building the view looked at besides the index's own reads (see dependencies()).
+    looked_at: tuple[tuple[str, ...], tuple[str, ...], bool] = field(default=((), (), True))
+    listings: tuple[tuple[str, str], ...] = ()  # the project walk's (files.Discovery.listings)
 
     def __post_init__(self) -> None:
         # Built once: per file it cost a set of every named path (quadratic on big trees).
@@ -50,12 +53,21 @@ class ProjectView:
         named = tuple(os.path.abspath(f) for f in files)
         everything: list[str] = list(named)
         extra: list[str] = []
+        watched: list[str] = []
+        probed = _root_markers(as_paths, root)
+        replayable = True
+        listings: tuple[tuple[str, str], ...] = ()
         if needs_whole_project(as_paths):
             # Files named one by one (pre-commit): read the rest of the project as well, so
             # they get the findings a scan of the whole project gives them.
             walked = discover([root], exclude=options.exclude, exclude_base=options.exclude_base)
             extra = [os.path.abspath(f) for f in walked.files if os.path.abspath(f) not in data]
             everything.extend(extra)
+            watched.extend(walked.watched)
+            watched.extend(extra)
+            probed.extend(walked.probed)
+            replayable = walked.replayable
+            listings = walked.listings
         src = [root / entry for entry in options.src]  # relative entries: to the project
         index = ProjectIndex.build(root, everything, src=src, data=data)
         index.memo.update(notes)
@@ -71,7 +83,18 @@ class ProjectView:
                 continue
             if index_wants(index.memo, path, content):
                 index.data[path] = content
-        return cls(index, named, options.unsafe_fixes)
+        looked_at = (tuple(watched), tuple(probed), replayable)
+        return cls(index, named, options.unsafe_fixes, looked_at, listings)
+
+    def dependencies(self) -> tuple[list[str], list[str], bool]:
+        """What this view's answers were decided from, for :mod:`ssot_codemod.snapshot`: paths
+        whose stat matters (every file the index read or was handed, every directory it
+        listed, the rest of the project when it was walked), paths whose existence matters
+        (project root markers), and whether those decide it completely."""
+        watched, probed, replayable = self.looked_at
+        index = self.index
+        paths = [*watched, *index._listings, *index.data, *index._modules]
+        return paths, list(probed), replayable
 
     @staticmethod
     def wants(notes: dict[str, object], path: Path, data: bytes) -> bool:
@@ -97,3 +120,18 @@ class ProjectView:
 
         result: ProjectReport = report(self.index, self.named, unsafe_fixes=self.unsafe_fixes)
         return result
+
+
+def _root_markers(paths: Sequence[Path], root: Path) -> list[str]:
+    """The marker files whose appearance would move the project root (``project_root``)."""
+    from ssot_codemod.files import PROJECT_ROOT_MARKERS, common_directory
+
+    common = common_directory(paths)
+    if common is None:
+        return []
+    out: list[str] = []
+    for directory in (common, *common.parents):
+        out.extend(os.path.join(directory, marker) for marker in PROJECT_ROOT_MARKERS)
+        if directory == root:
+            break
+    return out
