@@ -95,10 +95,15 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
     """
     base = os.path.abspath(cwd if cwd is not None else os.getcwd())
     absolute = os.path.abspath(path)
-    try:
-        rel = os.path.relpath(absolute, base)
-    except ValueError:
-        rel = absolute
+    if absolute.startswith(base) and absolute[len(base) : len(base) + 1] == os.sep:
+        # Below the base (nearly every path in a run): relpath's splitting is not needed, and
+        # over a big report it was most of the formatting time.
+        rel = absolute[len(base) + 1 :]
+    else:
+        try:
+            rel = os.path.relpath(absolute, base)
+        except ValueError:
+            rel = absolute
     return rel.replace(os.sep, "/")
 
 
@@ -143,10 +148,11 @@ def _sorted_findings(
     result: RunResult, *, unapplied_only: bool = False
 ) -> list[tuple[str, Finding]]:
     out: list[tuple[str, Finding]] = []
+    cwd = Path(os.getcwd())
     for file in result.files:
         if not file.findings:
-            continue  # display_path costs a getcwd and a relpath: not for every clean file
-        shown = display_path(file.path)
+            continue  # display_path costs an abspath: not for every clean file
+        shown = display_path(file.path, cwd)
         for finding in sorted(file.findings, key=lambda f: (f.line, f.column, f.code)):
             if not (unapplied_only and finding.applied):
                 out.append((shown, finding))
