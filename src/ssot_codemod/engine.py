@@ -97,10 +97,15 @@ def _run(
     )
     if not (plan.replacements or plan.removals or plan.insertions):
         return FixResult(source, source, findings)
-    new_module = module.visit(_PlanApplier(plan, ancestors))
+    applier = _PlanApplier(plan, ancestors)
+    new_module = module.visit(applier)
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
-    new_code = add_helper_and_imports(new_module, plan, helper_module, module).code
+    # Every node the plan does not remove or replace is kept (the same object), so only names
+    # read in the replaced nodes can leave the module, and most of it need not be visited again.
+    new_code = add_helper_and_imports(
+        new_module, plan, helper_module, module, removed=applier.replaced, source=index.source
+    ).code
     if roundtrip != source:
         spliced = _splice(source, roundtrip, new_code)
         if spliced is None:
@@ -284,6 +289,7 @@ class _PlanApplier(cst.CSTTransformer):
         super().__init__()
         self.plan = plan
         self.ancestors = ancestors
+        self.replaced: list[cst.CSTNode] = []  # original nodes removed or replaced
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         # Only paths leading to an edited node are rebuilt; everything else is kept as is.
@@ -306,9 +312,11 @@ class _PlanApplier(cst.CSTTransformer):
     ) -> cst.CSTNode | cst.RemovalSentinel:
         key = id(original_node)
         if key in self.plan.removals:
+            self.replaced.append(original_node)
             return cst.RemovalSentinel.REMOVE
         replacement = self.plan.replacements.get(key)
         if replacement is not None:
+            self.replaced.append(original_node)
             return replacement
         if (
             isinstance(original_node, cst.IndentedBlock)

@@ -56,6 +56,15 @@ class SourceMap:
             return None
         return self.code[self._offset(span[0]) : self._offset(span[1])]
 
+    def mentions(self, node: cst.CSTNode, words: tuple[str, ...]) -> bool | None:
+        """Whether the node's text contains any of *words* (None if not in the module); a
+        search in place, with no copy of the text."""
+        span = self._spans.get(id(node))
+        if span is None:
+            return None
+        start, end = self._offset(span[0]), self._offset(span[1])
+        return any(self.code.find(word, start, end) >= 0 for word in words)
+
     def start(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based line and column where the node's text starts."""
         return self._line_col(self._offset(self._spans[id(node)][0]))
