@@ -149,3 +149,39 @@ def test_syntax_errors_are_reported_at_cpythons_position(source: str, where: str
     message = str(info.value)
     assert message.startswith("cannot parse: " + said), message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # the removed line held the last use: dropped
+        "import asyncio\nimport os\n\nclass T:\n    def f(self):\n        asyncio.run(x)\n",
+        # still used elsewhere, also only inside an f-string or a nested function: kept
+        "import asyncio\n\ndef g():\n    asyncio.sleep(0)\n\nasyncio.run(x)\n",
+        "import asyncio\n\ny = f'{asyncio.sleep}'\nasyncio.run(x)\n",
+        # only an attribute name elsewhere (``x.asyncio`` reads x): dropped
+        "import asyncio\n\nz = q.asyncio\nasyncio.run(x)\n",
+        # named in a string: kept
+        "import asyncio\n\n__all__ = ['asyncio']\nasyncio.run(x)\n",
+        # a name the removed line reads but no import binds: nothing to do
+        "import os\n\nasyncio.run(x)\nos.sep\n",
+    ],
+)
+def test_drop_imports_shortcut_gives_the_full_answer(source: str) -> None:
+    """Told which nodes the rewrite removed and given the original's SourceMap, the removal
+    visits little of the tree; the answer is the one two full visits give."""
+    from ssot_codemod.sourcemap import SourceMap
+
+    original = cst.parse_module(source)
+    removed = next(s for s in original.body if "asyncio.run" in original.code_for_node(s))
+    if isinstance(removed, cst.ClassDef):  # the statement inside the method
+        func = removed.body.body[0]
+        assert isinstance(func, cst.FunctionDef)
+        removed = func.body.body[0]
+    rewritten = original.deep_replace(removed, cst.SimpleStatementLine([cst.Pass()]))
+    assert isinstance(rewritten, cst.Module)
+    full = drop_imports_left_unused(original, rewritten).code
+    fast = drop_imports_left_unused(
+        original, rewritten, removed=[removed], source=SourceMap(original)
+    ).code
+    assert fast == full

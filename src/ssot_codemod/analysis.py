@@ -148,7 +148,13 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
 class ModuleIndex:
     """Bindings and classes of one module, computed once and shared by all rules."""
 
-    def __init__(self, module: cst.Module, context: ProjectContext | None = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        context: ProjectContext | None = None,
+        *,
+        source: SourceMap | None = None,
+    ) -> None:
         self.module = module
         # Facts about classes in other files of the project (empty: the single-file view).
         self.context = context if context is not None else EMPTY_CONTEXT
@@ -159,7 +165,7 @@ class ModuleIndex:
         self._facts: dict[str, ClassFacts] = {}
         self._mro: dict[str, list[str] | None] = {}
         self._pending_aliases: list[tuple[str, cst.BaseExpression]] = []
-        self._source: SourceMap | None = None
+        self._source = source  # the module's SourceMap when its code generation already ran
         # Per-module memo for rules (keyed by a label and a node id).
         self.memo: dict[tuple[str, int], object] = {}
         for stmt in module.body:

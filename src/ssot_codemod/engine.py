@@ -6,6 +6,7 @@ import ast
 import difflib
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -15,6 +16,7 @@ from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
 from ssot_codemod.rules import could_match as could_match  # the prefilter, re-exported
 from ssot_codemod.rules.base import Plan, Rule
+from ssot_codemod.sourcemap import SourceMap
 from ssot_codemod.types import EngineError, Finding, FixResult
 
 
@@ -37,7 +39,7 @@ def fix_source(
     without it, anything outside this module is unknown (the single-file view).
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
-    result = _run(
+    result, rewrite = _run(
         source,
         rules=rules,
         unsafe_fixes=unsafe_fixes,
@@ -49,12 +51,22 @@ def fix_source(
     if result.changed:
         _verify(
             result,
+            rewrite,
             rules=rules,
             unsafe_fixes=unsafe_fixes,
             helper_module=helper_module,
             context=context,
         )
     return result
+
+
+@dataclass(frozen=True)
+class _Rewrite:
+    """The tree a rewrite was generated from, when its text is exactly the rewrite (not
+    spliced into the original), with the SourceMap that generated that text."""
+
+    module: cst.Module
+    source: SourceMap
 
 
 def _run(
@@ -66,37 +78,37 @@ def _run(
     fix: bool = True,
     prefiltered: bool = False,
     context: ProjectContext | None = None,
-) -> FixResult:
-    selected = ALL_RULES if rules is None else rules
-    if prefiltered:
-        candidates = list(selected)
-    else:
-        data = source.encode("utf-8", "surrogatepass")
-        candidates = [rule for rule in selected if rule.could_match(data)]
+) -> tuple[FixResult, _Rewrite | None]:
+    candidates = _candidates(source, rules, prefiltered=prefiltered)
     if not candidates:
-        return FixResult(source, source)
+        return FixResult(source, source), None
 
     module = parse_module(source)
-    plan = Plan(unsafe_fixes=unsafe_fixes)
-    index = ModuleIndex(module, context)
-    for rule in candidates:
-        rule.analyze(module, index, plan)
+    index, plan = _analyze(module, candidates, unsafe_fixes=unsafe_fixes, context=context)
     if not plan.findings:
-        return FixResult(source, source)
+        return FixResult(source, source), None
 
     findings = _position(index, plan)
     if not fix:
-        return FixResult(source, source, findings)
+        return FixResult(source, source, findings), None
     roundtrip = index.source.code
     ancestors = index.source.ancestors(
         plan.removals | set(plan.replacements) | set(plan.insertions)
     )
-    if not (plan.replacements or plan.removals or plan.insertions):
-        return FixResult(source, source, findings)
-    new_module = module.visit(_PlanApplier(plan, ancestors))
+    if not _edits(plan):
+        return FixResult(source, source, findings), None
+    applier = _PlanApplier(plan, ancestors)
+    new_module = module.visit(applier)
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
-    new_code = add_helper_and_imports(new_module, plan, helper_module, module).code
+    # Every node the plan does not remove or replace is kept (the same object), so only names
+    # read in the replaced nodes can leave the module, and most of it need not be visited again.
+    final = add_helper_and_imports(
+        new_module, plan, helper_module, module, removed=applier.replaced, source=index.source
+    )
+    # One recording code generation: the rewrite's text, and the verification's node texts.
+    final_source = SourceMap(final)
+    new_code = final_source.code
     if roundtrip != source:
         spliced = _splice(source, roundtrip, new_code)
         if spliced is None:
@@ -104,8 +116,39 @@ def _run(
                 "LibCST does not round-trip this file byte-exactly and the rewrite touches a "
                 f"line it would change; not rewritten ({len(findings)} finding(s))"
             )
-        new_code = spliced
-    return FixResult(source, new_code, findings)
+        return FixResult(source, spliced, findings), None
+    return FixResult(source, new_code, findings), _Rewrite(final, final_source)
+
+
+def _candidates(
+    source: str, rules: Sequence[Rule] | None, *, prefiltered: bool = False
+) -> list[Rule]:
+    """The selected rules that may find something in *source*."""
+    selected = ALL_RULES if rules is None else rules
+    if prefiltered:
+        return list(selected)
+    data = source.encode("utf-8", "surrogatepass")
+    return [rule for rule in selected if rule.could_match(data)]
+
+
+def _analyze(
+    module: cst.Module,
+    candidates: Sequence[Rule],
+    *,
+    unsafe_fixes: bool,
+    context: ProjectContext | None,
+    source: SourceMap | None = None,
+) -> tuple[ModuleIndex, Plan]:
+    plan = Plan(unsafe_fixes=unsafe_fixes)
+    index = ModuleIndex(module, context, source=source)
+    for rule in candidates:
+        rule.analyze(module, index, plan)
+    return index, plan
+
+
+def _edits(plan: Plan) -> bool:
+    """Whether applying *plan* can change the module (findings alone do not)."""
+    return bool(plan.replacements or plan.removals or plan.insertions)
 
 
 def _splice(source: str, roundtrip: str, rewritten: str) -> str | None:
@@ -246,21 +289,42 @@ def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
 
 def _verify(
     result: FixResult,
+    rewrite: _Rewrite | None,
     *,
     rules: Sequence[Rule] | None,
     unsafe_fixes: bool,
     helper_module: str | None,
     context: ProjectContext | None,
 ) -> None:
-    """A rewrite is written only if it compiles and a second pass changes nothing."""
+    """A rewrite is written only if it compiles and a second pass changes nothing.
+
+    The second pass first runs the rules over the tree the rewrite's text was generated from
+    (its nodes' texts recorded by that same code generation), which spares a second LibCST
+    parse. Only a plan with no edits is accepted from it; should the rules want to edit that
+    tree, the rewrite's text is parsed and analysed from scratch, and that decides.
+    """
     try:
         compile(result.code, "<ssot-codemod rewrite>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise EngineError(
             f"rewrite does not compile ({exc.msg}, line {exc.lineno}); not written"
         ) from None
+    if rewrite is not None:
+        candidates = _candidates(result.code, rules)
+        try:
+            _index, plan = _analyze(
+                rewrite.module,
+                candidates,
+                unsafe_fixes=unsafe_fixes,
+                context=context,
+                source=rewrite.source,
+            )
+        except EngineError as exc:
+            raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
+        if not _edits(plan):
+            return
     try:
-        again = _run(
+        again, _rewrite = _run(
             result.code,
             rules=rules,
             unsafe_fixes=unsafe_fixes,
@@ -280,6 +344,7 @@ class _PlanApplier(cst.CSTTransformer):
         super().__init__()
         self.plan = plan
         self.ancestors = ancestors
+        self.replaced: list[cst.CSTNode] = []  # original nodes removed or replaced
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         # Only paths leading to an edited node are rebuilt; everything else is kept as is.
@@ -302,9 +367,11 @@ class _PlanApplier(cst.CSTTransformer):
     ) -> cst.CSTNode | cst.RemovalSentinel:
         key = id(original_node)
         if key in self.plan.removals:
+            self.replaced.append(original_node)
             return cst.RemovalSentinel.REMOVE
         replacement = self.plan.replacements.get(key)
         if replacement is not None:
+            self.replaced.append(original_node)
             return replacement
         if (
             isinstance(original_node, cst.IndentedBlock)

@@ -23,12 +23,15 @@ import re
 import sys
 import sysconfig
 from collections.abc import Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import libcst as cst
 
 from ssot_codemod.helper_source import HELPER_IMPORTS, HELPER_NAME, HELPER_SOURCE
 from ssot_codemod.rules.base import Plan
+
+if TYPE_CHECKING:
+    from ssot_codemod.sourcemap import SourceMap
 
 # What LibCST's Module.body really holds (its annotation says BaseStatement).
 Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
@@ -43,9 +46,13 @@ def add_helper_and_imports(
     plan: Plan,
     helper_module: str | None,
     original: cst.Module | None = None,
+    *,
+    removed: Sequence[cst.CSTNode] | None = None,
+    source: SourceMap | None = None,
 ) -> cst.Module:
     """*module* (the rewrite of *original*) with the helper and the imports it needs, and
-    without standard-library imports whose last use the rewrite removed."""
+    without standard-library imports whose last use the rewrite removed (*removed* and
+    *source*: see :func:`drop_imports_left_unused`)."""
     imports: list[_Import] = sorted(plan.imports, key=str)
     insert_helper = False
     if plan.needs_helper and not defines_name(module, HELPER_NAME):
@@ -57,7 +64,9 @@ def add_helper_and_imports(
     module = ensure_imports(module, imports)
     if insert_helper:
         module = _insert_helper(module)
-    return drop_imports_left_unused(original, module) if original is not None else module
+    if original is None:
+        return module
+    return drop_imports_left_unused(original, module, removed=removed, source=source)
 
 
 def defines_name(module: cst.Module, name: str) -> bool:
@@ -93,13 +102,34 @@ def _bound_names(small: cst.BaseSmallStatement) -> set[str]:
 
 class _Uses(cst.CSTVisitor):
     """Names read outside import statements, and the words of every string literal (a name in
-    ``__all__`` or a string annotation counts as used)."""
+    ``__all__`` or a string annotation counts as used).
 
-    def __init__(self) -> None:
+    With *source* (a :class:`SourceMap` of a module whose nodes the visited tree shares), a
+    node whose recorded text contains none of *words* is skipped with its children: it holds
+    no name and no string word from *words*, so for those words the result is the same as a
+    full visit, at a fraction of its cost (a rewrite keeps most nodes of the original).
+    """
+
+    def __init__(
+        self, words: set[str] | frozenset[str] = frozenset(), source: SourceMap | None = None
+    ) -> None:
         super().__init__()
         self.names: set[str] = set()
         self.strings: list[str] = []
         self.in_helper = False  # its docstring mentions ``asyncio.run``: not a use of ``run``
+        self._words = tuple(words)
+        self._source = source if words else None
+        self._skipped: set[int] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._source is not None and self._source.mentions(node, self._words) is False:
+            self._skipped.add(id(node))
+            return False
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if id(original_node) not in self._skipped:
+            super().on_leave(original_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if node.name.value == HELPER_NAME:
@@ -131,45 +161,60 @@ class _Uses(cst.CSTVisitor):
             self.strings.append(node.value)
 
 
-def _uses(module: cst.Module) -> _Uses:
-    uses = _Uses()
-    module.visit(uses)
+def _uses(
+    node: cst.CSTNode,
+    words: set[str] | frozenset[str] = frozenset(),
+    source: SourceMap | None = None,
+) -> _Uses:
+    uses = _Uses(words, source)
+    node.visit(uses)
     return uses
 
 
-def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Module:
+def drop_imports_left_unused(
+    original: cst.Module,
+    module: cst.Module,
+    *,
+    removed: Sequence[cst.CSTNode] | None = None,
+    source: SourceMap | None = None,
+) -> cst.Module:
     """Remove top-level standard-library imports that *original* used and *module* no longer
     does (``from asyncio import run`` once ``run(...)`` is rewritten), as ruff's F401 fix
     would; imports of other modules may have side effects and stay, except the import of our
     own helper (``from pkg.compat import run_coroutine_sync``) once the rewrite deleted its
-    last call."""
-    before, after = _uses(original), _uses(module)
-    gone = before.names - after.names
+    last call.
+
+    Two optional facts make this cheap without changing the answer. *removed*: the nodes of
+    *original* the rewrite removed or replaced, when every other name of *original* survives
+    in *module* (so only a name read in them can stop being used). *source*: the SourceMap of
+    *original*, whose nodes *module* shares, so both visits skip what cannot mention a
+    candidate name.
+    """
+    candidates = _droppable_names(module)
+    if removed is not None and candidates:
+        in_removed: set[str] = set()
+        for node in removed:
+            in_removed |= _uses(node).names  # alone, a node shows a superset of its uses
+        candidates &= in_removed
+    if not candidates:
+        return module
+    before = _uses(original, candidates, source)
+    after = _uses(module, candidates, source)
+    gone = (before.names & candidates) - after.names
     if gone:
         gone -= set(_IDENTIFIER.findall("\n".join(after.strings)))
     if not gone:
         return module
     body: list[Statement] = list(module.body)
     changed = False
-    for i in reversed(range(len(body))):
-        small = _single_import(body[i])
-        if small is None or isinstance(small.names, cst.ImportStar):
-            continue
-        name = (
-            small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
-        )
-        if name is None:
-            continue
-        stdlib = _section(name) == 1
-        if not stdlib and not isinstance(small, cst.ImportFrom):
-            continue
+    for i, small, stdlib in reversed(_droppable_imports(body)):
         kept = [
             a
-            for a in small.names
+            for a in small.names  # type: ignore[union-attr]  # never a star import here
             if (a.evaluated_alias or a.evaluated_name) not in gone
             or not (stdlib or a.evaluated_name == HELPER_NAME)
         ]
-        if len(kept) == len(small.names):
+        if len(kept) == len(small.names):  # type: ignore[arg-type]
             continue
         changed = True
         stmt = body[i]
@@ -182,6 +227,37 @@ def drop_imports_left_unused(original: cst.Module, module: cst.Module) -> cst.Mo
         if i < len(body) and stmt.leading_lines and not body[i].leading_lines:
             body[i] = body[i].with_changes(leading_lines=stmt.leading_lines)
     return module.with_changes(body=body) if changed else module
+
+
+def _droppable_imports(
+    body: Sequence[Statement],
+) -> list[tuple[int, cst.Import | cst.ImportFrom, bool]]:
+    """Top-level one-import lines :func:`drop_imports_left_unused` may shorten: (index, the
+    import, whether it imports from the standard library)."""
+    found = []
+    for i, stmt in enumerate(body):
+        small = _single_import(stmt)
+        if small is None or isinstance(small.names, cst.ImportStar):
+            continue
+        name = (
+            small.names[0].evaluated_name if isinstance(small, cst.Import) else _from_module(small)
+        )
+        if name is None:
+            continue
+        stdlib = _section(name) == 1
+        if stdlib or isinstance(small, cst.ImportFrom):
+            found.append((i, small, stdlib))
+    return found
+
+
+def _droppable_names(module: cst.Module) -> set[str]:
+    """The names :func:`drop_imports_left_unused` would remove from *module* once unused."""
+    names: set[str] = set()
+    for _i, small, stdlib in _droppable_imports(module.body):
+        for alias in small.names:  # type: ignore[union-attr]  # never a star import here
+            if stdlib or alias.evaluated_name == HELPER_NAME:
+                names.add(alias.evaluated_alias or alias.evaluated_name)
+    return names
 
 
 def ensure_imports(module: cst.Module, imports: Sequence[_Import]) -> cst.Module:
