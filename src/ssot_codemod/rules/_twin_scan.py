@@ -53,7 +53,6 @@ _TOKEN = re.compile(rb"\w+")
 # equal to ``ast``; the string itself is already blanked) — dropping a variable called ``f``
 # as well only makes the key coarser. Numbers are dropped (1.0 and 1. are equal to ``ast``).
 _KEY_WORD = re.compile(rb"\b(?![rRbBuUfFtT]{1,2}\b)[A-Za-z_]\w*")
-_NEWLINE = re.compile(rb"\n")
 _FIRST_LINE = re.compile(rb"\n([ \t\f]*)[^\s]")
 
 _MAX_INDENT_LEVELS = 100  # CPython's tokenizer: "too many levels of indentation"
@@ -120,7 +119,7 @@ def _twins(scan: _Scan, statements: list[tuple[int, int, bytes, bool]]) -> bool:
     # Definitions by (name, key) -> the classes (class numbers) holding them.
     keys: dict[tuple[bytes, bytes], list[int]] = {}
     for name, parent, end, indent in hooks:
-        body_end = scan.line_end(end, _dedent(indent))
+        body_end = scan.line_end(end, indent)
         key = b" ".join(_KEY_WORD.findall(text, end, body_end))
         keys.setdefault((name, key), []).append(parent)
     return _related_holders(keys, headers, scan)
@@ -143,7 +142,7 @@ def _related_holders(
             for name, end, _indent in headers:
                 # Every word of the header's logical line counts as a base (a one-line body's
                 # too): more bases only err towards a relation.
-                words = _TOKEN.findall(scan.text, end, scan.line_end(end, _NEWLINE))
+                words = _TOKEN.findall(scan.text, end, scan.line_end(end, None))
                 bases.setdefault(name, set()).update(words)
         counts_by_name = Counter(headers[h][0] for h in holders)
         for name, count in counts_by_name.items():
@@ -175,13 +174,33 @@ def _alternatives(names: frozenset[str]) -> bytes:
     return b"|".join(re.escape(n.encode()) for n in sorted(names))
 
 
-@lru_cache(maxsize=256)
-def _dedent(indent: int) -> re.Pattern[bytes]:
-    """A line that starts at most ``indent`` columns in (blank lines are not lines here).
+def line_within(data: bytes, indent: int, start: int, end: int) -> int:
+    """Where the newline is that begins the first line in ``data[start:end]`` which is neither
+    blank nor a comment and starts at most ``indent`` blanks in; -1 when there is none.
 
-    Linear: it can only start at a newline, and the indentation and the character after it are
-    disjoint classes, so an attempt reads one line's indentation and no further."""
-    return re.compile(rb"\n[ \t\f]{0,%d}[^\s]" % indent)
+    (project/run.py finds the end of a hook's body with it, on raw bytes: blanks are what
+    ``bytes.lstrip`` strips.)"""
+    if indent <= _MAX_EXACT_INDENT:
+        found = _within(indent).search(data, start, end)
+        return -1 if found is None else found.start()
+    # Deeper than real code goes: one match per line, measured here (a pattern per depth
+    # cost a compilation each: seconds for a file indented two thousand different ways).
+    for found in _ANY_LINE.finditer(data, start, end):
+        if found.end(1) - found.start(1) <= indent:
+            return found.start()
+    return -1
+
+
+_MAX_EXACT_INDENT = 64
+_ANY_LINE = re.compile(rb"\n([ \t\r\x0b\x0c]*)[^\s#]")
+
+
+@lru_cache(maxsize=_MAX_EXACT_INDENT + 1)
+def _within(indent: int) -> re.Pattern[bytes]:
+    """``_ANY_LINE`` for lines at most ``indent`` blanks in. Linear: it starts only at a
+    newline, and the blanks and the character after them are disjoint classes, so an attempt
+    reads one line's indentation and no further."""
+    return re.compile(rb"\n[ \t\r\x0b\x0c]{0,%d}[^\s#]" % indent)
 
 
 def _statement_indent(text: bytes, start: int, *, allow_async: bool) -> int | None:
@@ -209,18 +228,21 @@ class _Scan:
         self.text = text
         self.budget = _MAX_CONTINUATIONS
 
-    def line_end(self, start: int, pattern: re.Pattern[bytes]) -> int:
-        """Where the first line found by ``pattern`` (a match beginning at its newline) after
-        ``start`` begins, skipping lines inside brackets opened since ``start`` and lines after
-        a backslash; the end of the text when there is none."""
+    def line_end(self, start: int, indent: int | None) -> int:
+        """Where the first line after ``start`` begins that starts at most ``indent`` blanks
+        in (any line: None), skipping blank lines, lines inside brackets opened since ``start``
+        and lines after a backslash; the end of the text when there is none."""
         text = self.text
         depth = 0
         segment = position = start
         while True:
-            found = pattern.search(text, position)
-            if found is None:
+            if indent is None:
+                newline = text.find(b"\n", position)
+            else:
+                newline = line_within(text, indent, position, len(text))
+            if newline < 0:
                 return len(text)
-            line = found.start() + 1
+            line = newline + 1
             depth = max(0, depth + _bracket_balance(text, segment, line))
             segment = line
             if depth == 0 and text[line - 2 : line - 1] != b"\\":
@@ -233,7 +255,7 @@ class _Scan:
     def body_indent(self, header: int) -> int:
         """The indentation of the first line after the class header ending after ``header``
         (the class's methods are exactly this deep)."""
-        found = _FIRST_LINE.search(self.text, self.line_end(header, _NEWLINE) - 1)
+        found = _FIRST_LINE.search(self.text, self.line_end(header, None) - 1)
         return -1 if found is None else len(found.group(1))
 
 
