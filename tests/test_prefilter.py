@@ -262,3 +262,224 @@ def test_rewritten_twin_scan_keeps_ast_equal_twins(tmp_path: Path, name: str) ->
     path = tmp_path / "twins.py"
     path.write_text(text)
     _compare(path)
+
+
+# --------------------------------------------------------------------------------------------
+# the twin scan's C-speed rewrite (issue 11) against twins in awkward layouts: every case below
+# holds an SSC003 finding, and the gate must let it through (LF, CRLF and CR line endings)
+
+
+ADVERSARIAL_TWINS: dict[str, str] = {
+    "decorators with arguments at column 0": """
+def deco(*args):
+    return lambda func: func
+
+
+class A(unittest.TestCase):
+    @deco(
+1, 2)
+    def setUp(self):
+        self.x = 1
+
+
+class B(A):
+    @deco(1,
+          2)
+    def setUp(self):
+        self.x = 1
+""",
+    "comments holding code, brackets and backslashes": """
+class A(unittest.TestCase):
+    def setUp(self):
+        # class Fake:
+# def setUp(self):
+        self.x = [  # (
+            1,  # ]
+        ]  # \\
+# )
+        self.y = 2
+
+
+class B(A):
+    def setUp(self):
+        self.x = [1]
+        self.y = 2
+""",
+    "continuation lines at column 0": """
+class A(unittest.TestCase):
+    def setUp(self):
+        self.x = max(
+1, 2)
+        self.y = 1 + \\
+2
+        self.z = {
+}
+
+
+class B(A):
+    def setUp(self):
+        self.x = max(1,
+                     2)
+        self.y = 1 + 2
+        self.z = {}
+""",
+    "strings holding def setUp, class headers and lines at column 0": """
+SOURCE = \"\"\"
+class B(A):
+    def setUp(self):
+        pass
+\"\"\"
+
+
+class A(unittest.TestCase):
+    def setUp(self):
+        \"\"\"Docstring with lines at column 0
+class C(A):
+\"\"\"
+        self.x = "def setUp(self): ("
+        self.y = \'\'\'
+def setUp(self):
+\'\'\'
+
+
+class B(A):
+    def setUp(self):
+        self.x = "def setUp(self): ("
+        self.y = \'\'\'
+def setUp(self):
+\'\'\'
+""",
+    "tabs": """
+class A(unittest.TestCase):
+\tdef setUp(self):
+\t\tself.x = [
+\t1]
+
+
+class B(A):
+    def setUp(self):
+        self.x = [1]
+""",
+    "a nested class between two definitions in one class": """
+class A(unittest.TestCase):
+    def setUp(self):
+        self.x = 1
+
+    class Inner:
+        def setUp(self):
+            pass
+
+    def setUp(self):
+        self.x = 2
+""",
+    "async def with odd spacing": """
+class A(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        self.x = 1
+
+
+class B(A):
+    async  def  asyncSetUp(self) :
+        self.x = 1
+""",
+    "docstring, one-line def and equal literals": """
+class A(unittest.TestCase):
+    def setUp(self): self.s = "a" "b"; self.n = .5; self.h = 0x10; self.r = rb"\\d"
+
+
+class B(A):
+    def setUp(self):
+        '''Same as A.setUp, spelled differently.'''
+        self.s = 'ab'
+        self.n = 0.5
+        self.h = 16
+        self.r = br"\\d"
+""",
+    "class headers over several lines, a grandparent, classmethods": """
+class Mixin:
+    pass
+
+
+class A(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.x = 1
+
+
+class B(
+    Mixin,  # ) not the end
+    A,
+):
+    pass
+
+
+class C(B,
+        metaclass=type):
+    @classmethod
+    def setUpClass(cls):
+        cls.x = 1
+""",
+    "a signature over several lines, defined twice in one class": """
+class A(unittest.TestCase):
+    def tearDown(
+self,
+    ) -> None:
+        self.x = 1
+
+    def helper(self):
+        pass
+
+    def tearDown(self) -> None:
+        self.x = 1
+""",
+    "a module-level if between the classes": """
+class A(unittest.TestCase):
+    def setUp(self):
+        self.x = 1
+if True:
+    def setUp(self):
+        self.x = 1
+
+
+class B(A):
+    def setUp(self):
+        self.x = 1
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL_TWINS), ids=str)
+def test_twin_scan_lets_adversarial_twins_through(tmp_path: Path, name: str) -> None:
+    text = "import unittest\n\n" + ADVERSARIAL_TWINS[name]
+    found = fix_source(text, rules=UNFILTERED).findings
+    assert any(f.code == "SSC003" for f in found), f"{name}: no twin to find (a broken case)"
+    for ending, suffix in (("\n", "lf"), ("\r\n", "crlf"), ("\r", "cr")):
+        path = tmp_path / f"{suffix}.py"
+        path.write_bytes(text.replace("\n", ending).encode())
+        assert could_match(path.read_bytes()), f"{name} ({suffix}): the gate hides a twin"
+        _compare(path)
+
+
+# Long bodies: one past the scan's budget of continuation lines stepped over one by one, one of
+# plain statements (~70 kB each). Parsed once each (LibCST takes seconds on them).
+LONG_TWINS: dict[str, str] = {
+    "continuation lines": "".join(
+        f"        self.v{i} = [{i},\n{i}]  # {i}\n" for i in range(1_200)
+    ),
+    "plain statements": "".join(
+        f"        self.value_{i} = compute({i}, 'x')\n" for i in range(2_000)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_TWINS), ids=str)
+def test_twin_scan_lets_very_long_twins_through(name: str) -> None:
+    body = LONG_TWINS[name]
+    text = (
+        "import unittest\n\n\nclass A(unittest.TestCase):\n    def setUp(self):\n"
+        f"{body}\n\nclass B(A):\n    def setUp(self):\n{body}"
+    )
+    found = fix_source(text, rules=UNFILTERED).findings
+    assert any(f.code == "SSC003" for f in found)
+    for ending in ("\n", "\r\n", "\r"):
+        assert could_match(text.replace("\n", ending).encode()), f"{name} ({ending!r})"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ssot_codemod.files import PROJECT_ROOT_MARKERS, common_directory
 from ssot_codemod.project.index import SUMMARISED, ProjectIndex, _Class
-from ssot_codemod.rules._twin_scan import _LEXEMES
+from ssot_codemod.rules._twin_scan import _LEXEMES, line_within
 
 # Both start with a literal ("def", "class"), which the regex engine finds with a fast scan;
 # that the match begins its line is checked afterwards (``_line_indent``).
@@ -144,6 +144,13 @@ def _hook_keys(
     owners: dict[HookKey, set[bytes]] = {}
     every: set[HookKey] = set()
     inheriting: set[HookKey] = set()
+    # The headers before the current ``def``, by their indentation (few distinct values): a
+    # hook's holders are those indented less than it, its ``owner`` the last of them. Names
+    # already added to a key's holders are not added again (``added``: how many per indent).
+    names_by_indent: dict[int, list[bytes]] = {}
+    last_by_indent: dict[int, tuple[int, bytes]] = {}
+    added: dict[tuple[HookKey, int], int] = {}
+    next_header = 0
     for match in _TWIN_DEF_LINE.finditer(data):
         found_indent = _line_indent(data, match.start(), allow_async=True)
         if not found_indent:  # not at the start of a line, or not inside a class
@@ -151,15 +158,20 @@ def _hook_keys(
         indent = found_indent
         key = (match.group(1), _body_tokens(data, match.end(), indent))
         every.add(key)
-        owner = None
-        for start, class_indent, name, bases in headers:
-            if start > match.start():
-                break
-            if class_indent < indent:
-                owner = bases
-                owners.setdefault(key, set()).add(name)
+        while next_header < len(headers) and headers[next_header][0] <= match.start():
+            start, class_indent, name, bases = headers[next_header]
+            names_by_indent.setdefault(class_indent, []).append(name)
+            last_by_indent[class_indent] = (start, bases)
+            next_header += 1
+        enclosing = [c for c in names_by_indent if c < indent]
+        owner = max((last_by_indent[c] for c in enclosing), default=None)
+        for class_indent in enclosing:
+            names = names_by_indent[class_indent]
+            done = added.get((key, class_indent), 0)
+            owners.setdefault(key, set()).update(names[done:])
+            added[key, class_indent] = len(names)
         if owner is not None and any(
-            token not in local and token not in _PLAIN_BASES for token in _NAME.findall(owner)
+            token not in local and token not in _PLAIN_BASES for token in _NAME.findall(owner[1])
         ):
             inheriting.add(key)
     return frozenset(every), frozenset(inheriting), owners
@@ -183,22 +195,18 @@ def _body_tokens(data: bytes, end: int, indent: int) -> tuple[bytes, ...]:
     comments and a leading docstring."""
     newline = data.find(b"\n", end)
     first_end = len(data) if newline < 0 else newline
-    position = first_end + 1
+    # The first line after the signature's that is not blank or a comment and starts at most
+    # ``indent`` blanks in, found by one search (a window just past the limit suffices).
+    limit = min(len(data), first_end + 1 + _MAX_HOOK_BODY)
     stop_at = len(data)
-    limit = min(len(data), position + _MAX_HOOK_BODY)
-    while position < len(data):
-        if position > limit:
+    if first_end + 1 < len(data):
+        newline = line_within(data, indent, first_end, limit + indent + 2)
+        if newline >= 0:
+            stop_at = newline + 1
+        if stop_at > limit or (newline < 0 and data.find(b"\n", limit, len(data) - 1) >= 0):
             # Nested hooks whose bodies run to the end of a huge file made this quadratic;
             # such a body gets a key that counts as shared (the parse decides).
             return (LONG_BODY,)
-        stop = data.find(b"\n", position)
-        stop = len(data) if stop < 0 else stop
-        line = data[position:stop]
-        stripped = line.lstrip()
-        if stripped and not stripped.startswith(b"#") and len(line) - len(stripped) <= indent:
-            stop_at = position
-            break
-        position = stop + 1
     signature = _tokens(data[end:first_end])
     body = _tokens(data[min(first_end + 1, stop_at) : stop_at])
     while body[:1] == (b"S",):

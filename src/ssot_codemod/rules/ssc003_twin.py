@@ -67,9 +67,8 @@ class TwinRule(Rule):
 
     def could_match(self, data: bytes) -> bool:
         """Twins need two definitions with equal normalised bodies (or two in one class); a
-        byte-level scan rules most files out without parsing them."""
-        if not any(data.count(name) >= 2 for name in _NAME_BYTES):
-            return False
+        byte-level scan rules most files out without parsing them. (Its first step, one
+        search for ``def <hook>(``, costs a third of counting each of the eight names.)"""
         return may_have_twins(data, _TWIN_NAMES)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
