@@ -23,6 +23,9 @@ class ModuleSummary:
     classes: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
     all_classes: list[ast.ClassDef] = field(default_factory=list)
     error: str | None = None
+    # The parsed module: SSC004's findings for ``check`` are read from it
+    # (project.ast_findings), so a file is parsed once per run.
+    tree: ast.Module | None = None
 
     def resolve(self, expr: ast.expr, depth: int = 0) -> set[str]:
         """Possible qualified names of an expression (``ModuleIndex.resolve`` over ``ast``)."""
@@ -52,6 +55,7 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = f"cannot parse it ({type(exc).__name__})"
         return summary
+    summary.tree = tree
     pending: list[tuple[str, ast.expr]] = []
 
     def bind(name: str, target: str) -> None:
