@@ -18,7 +18,6 @@ project both ways and compares the results.
 from __future__ import annotations
 
 import ast
-import itertools
 import os
 import re
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from ssot_codemod.analysis import (
     c3_merge,
     decorators_transparent,
 )
+from ssot_codemod.nesting import deeper_than
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -43,11 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["ssc004_findings"]
 
 CODE = "SSC004"
-# Deeper trees go to the engine (see _shallow). Real test modules stay far below these.
-_MAX_BLOCK_LEVEL = 20
-_QUICK_BYTES = 150  # a statement header this short is certainly shallow
-_MAX_HEIGHT = 60  # otherwise: its measured nesting (ast levels)
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+# Deeper trees go to the engine: LibCST's recursive code generation gives up somewhere between
+# 150 and 500 levels (a per-file error there, which this path would not reproduce). Real test
+# modules stay far below.
+_MAX_DEPTH = 60
 # ``async def name`` at a definition's start (its ``lineno``/``col_offset``); linear: the
 # quantified parts are single character classes separated by literals.
 _ASYNC_DEF = re.compile(rb"async[ \t]+def[ \t]+")
@@ -68,68 +67,9 @@ def ssc004_findings(
     ):
         return None  # nested or reused class names: keys and scopes the engine works out
     lines = data.split(b"\n")
-    if not _shallow(summary.tree, lines):
+    if deeper_than(summary.tree, data, _MAX_DEPTH):
         return None
     return _Analysis(summary, lines, context).findings()
-
-
-def _shallow(tree: ast.Module, lines: list[bytes]) -> bool:
-    """Whether the engine certainly parses this tree without a recursion error.
-
-    LibCST's recursive code generation gives up somewhere between 150 and 500 levels of
-    nesting (the engine then reports the file; this path would not). Walking every node to
-    measure the depth costs as much as the parse, so only statements are walked: an
-    expression nested ``h`` levels deep spans at least ``h - 2`` bytes of source, so a
-    statement whose header (its text up to its block) is short is certainly shallow, and
-    only long headers are measured node by node.
-    """
-    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-
-    def offset(node: ast.AST, end: bool = False) -> int:
-        line = getattr(node, "end_lineno" if end else "lineno")
-        column = getattr(node, "end_col_offset" if end else "col_offset")
-        return starts[int(line) - 1] + int(column)
-
-    pending: list[tuple[ast.AST, int]] = [(stmt, 1) for stmt in tree.body]
-    while pending:
-        node, level = pending.pop()
-        if level > _MAX_BLOCK_LEVEL:
-            return False
-        inner = [
-            child
-            for name in _BLOCKS
-            for child in (getattr(node, name, None) or ())
-            if isinstance(child, ast.AST)
-        ]
-        head = node.pattern if isinstance(node, ast.match_case) else node
-        first = min([offset(head), *(offset(d) for d in getattr(node, "decorator_list", ()))])
-        if inner:
-            last = inner[0].pattern if isinstance(inner[0], ast.match_case) else inner[0]
-            header_end = offset(last)
-        else:
-            header_end = offset(node, end=True)
-        if 2 * level + (header_end - first) + 3 > _QUICK_BYTES:
-            header = [
-                child
-                for name, value in ast.iter_fields(node)
-                if name not in _BLOCKS
-                for child in (value if isinstance(value, list) else [value])
-                if isinstance(child, ast.AST)
-            ]
-            if 2 * level + 1 + _height(header) > _MAX_HEIGHT:
-                return False
-        pending.extend((child, level + 1) for child in inner)
-    return True
-
-
-def _height(nodes: list[ast.AST]) -> int:
-    deepest = 0
-    stack = [(node, 1) for node in nodes]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return deepest
 
 
 class _Facts:
