@@ -34,10 +34,11 @@ def _sources() -> list[str]:
             f"z = a{'.b' * n}\n",
             f"w = {'+'.join(['1'] * n)}\n",
             f"v = (\n    {calls}\n)\n",
-            f"class A(B, metaclass={neg}):\n    @d({nested})\n    async def test_x(self, a={lam}):\n"
-            "        pass\n",
+            f"class A(B, metaclass={neg}):\n    @d({nested})\n"
+            f"    async def test_x(self, a={lam}):\n        pass\n",
             f"try:\n    pass\nexcept {neg} as e:\n    pass\nelse:\n    x = {nested}\n",
-            f"match x:\n    case [{nested}, y] if {neg}:\n        pass\n    case _:\n        pass\n",
+            f"match x:\n    case [{nested}, y] if {neg}:\n        pass\n"
+            "    case _:\n        pass\n",
             f"with a({calls}) as b, c:\n    s = 'é{neg}'\n",
             f"if a:\r\n    x = {nested}\r\nelif b:\r\n    y = {neg}\r\n",
             "".join(f"{' ' * i}if x:\n" for i in range(n)) + " " * n + f"x = {neg}\n",
