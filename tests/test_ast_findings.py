@@ -128,3 +128,42 @@ def test_ssot_tree_one_file_same_both_ways(
     engine = check_paths(named, _options(ssot_tree, ast_findings=False))
     assert answers.count > 0
     assert _comparable(fast) == _comparable(engine)
+
+
+def _edge_project(root: Path) -> None:
+    """Files only SSC004 matches, in shapes the ast path must leave to the engine (or get
+    exactly right): deep nesting LibCST refuses, non-ASCII text, comments and indented
+    whitespace after a test, a one-line test, a mixin lending tests, a nested class."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "base.py").write_text(
+        "import unittest\n\n\nclass Base(unittest.TestCase):\n    pass\n"
+    )
+    head = "from pkg.base import Base\n\n\n"
+    deep = "lambda a=" * 220 + "1" + ":1" * 220
+    files = {
+        "test_deep.py": f"{head}X = {deep}\n\n\nclass T(Base):\n    async def test_a(self):\n"
+        "        pass\n",
+        "test_text.py": f"{head}class T(Base):\n    async def test_é(self):\n        s = 'ü'\n",
+        "test_comment.py": f"{head}class T(Base):\n    async def test_a(self):\n        pass\n"
+        "        # trailing\n\n    async def test_b(self): pass\n    \n",
+        "test_mixin.py": f"{head}class M:\n    async def test_m(self):\n        pass\n\n\n"
+        "class T(M, Base):\n    async def test_a(self):\n        pass\n",
+        "test_nested.py": f"{head}class T(Base):\n    class Inner:\n        pass\n\n"
+        "    async def test_a(self):\n        pass\n",
+        "test_plain.py": f"{head}class T(Base):\n    @pytest.mark.slow\n    async def test_a(self):"
+        "\n        pass\n\n    async  def  test_b(self):\n        pass\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+
+
+def test_edge_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "edges"
+    _edge_project(root)
+    monkeypatch.chdir(tmp_path)
+    answers = _Answers(monkeypatch)
+    fast, engine = _both_ways(root)
+    assert answers.count > 0
+    assert any(f.status == "error" for f in engine.files)  # the deep file
+    assert _comparable(fast) == _comparable(engine)

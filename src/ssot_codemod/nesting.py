@@ -15,7 +15,11 @@ from __future__ import annotations
 import ast
 import itertools
 
-__all__ = ["deeper_than"]
+__all__ = ["LIBCST_SAFE_DEPTH", "deeper_than"]
+
+# LibCST's recursive code generation gives up somewhere between 150 and 500 levels (a per-file
+# error in the engine); a tree no deeper than this is certainly handled. Real code stays below.
+LIBCST_SAFE_DEPTH = 60
 
 # Fields holding a statement's blocks (statements, except handlers, match cases).
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")

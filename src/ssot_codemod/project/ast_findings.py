@@ -32,7 +32,6 @@ from ssot_codemod.analysis import (
     c3_merge,
     decorators_transparent,
 )
-from ssot_codemod.nesting import deeper_than
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["ssc004_findings"]
 
 CODE = "SSC004"
-# Deeper trees go to the engine: LibCST's recursive code generation gives up somewhere between
-# 150 and 500 levels (a per-file error there, which this path would not reproduce). Real test
-# modules stay far below.
-_MAX_DEPTH = 60
 # ``async def name`` at a definition's start (its ``lineno``/``col_offset``); linear: the
 # quantified parts are single character classes separated by literals.
 _ASYNC_DEF = re.compile(rb"async[ \t]+def[ \t]+")
@@ -59,17 +54,14 @@ def ssc004_findings(
     if not data.endswith(b"\n") or not data.isascii() or b"\r" in data or b"\x0c" in data:
         return None
     summary = index.module(os.path.abspath(path))
-    if summary.error is not None or summary.tree is None or summary.star_imports:
-        return None
+    if summary.error is not None or summary.deep or summary.star_imports:
+        return None  # deep: LibCST may refuse it (an error this path would not reproduce)
     module_level = [d for defs in summary.classes.values() for d in defs]
     if len(module_level) != len(summary.all_classes) or any(
         len(defs) != 1 for defs in summary.classes.values()
     ):
         return None  # nested or reused class names: keys and scopes the engine works out
-    lines = data.split(b"\n")
-    if deeper_than(summary.tree, data, _MAX_DEPTH):
-        return None
-    return _Analysis(summary, lines, context).findings()
+    return _Analysis(summary, data.split(b"\n"), context).findings()
 
 
 class _Facts:
