@@ -99,6 +99,9 @@ class Options:
     src: tuple[Path, ...] = ()
     # False: the single-file view (no project index); for comparisons and debugging.
     project_view: bool = True
+    # Internal (tests compare both ways): False sends every candidate to the engine (LibCST),
+    # also those whose findings ``check`` reads from the project index's ``ast`` trees.
+    ast_findings: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +243,23 @@ def _run(
             )
             tick()
             continue
+        # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
+        # index parsed it with ast already); None: a shape the engine decides.
+        if (
+            mode == "check"
+            and options.ast_findings
+            and project is not None
+            and context is not None
+            and matched == ("SSC004",)
+        ):
+            from ssot_codemod.project.ast_findings import ssc004_findings
+
+            fast = ssc004_findings(project.index, path, data, context)
+            if fast is not None:
+                results[index] = FileResult(path, "unchanged", fast, parsed=True)
+                tick()
+                continue
+        # -- end issue 11
         left = None if budget is None else budget - spent.get(index, 0.0)
         originals[index] = data
         # The helper module itself must not import the helper from itself: it gets the helper

@@ -12,6 +12,7 @@ import libcst as cst
 
 from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.module_edits import add_helper_and_imports
+from ssot_codemod.nesting import deeper_than
 from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
 from ssot_codemod.rules import could_match as could_match  # the prefilter, re-exported
@@ -251,15 +252,11 @@ def _refuse_parser_crashers(source: str) -> SyntaxError | None:
         return exc
     except ValueError:
         return None
-    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_NESTING:
-            raise EngineError(
-                f"cannot parse: nested more than {MAX_NESTING} levels deep, which crashes "
-                "LibCST's parser"
-            )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    if deeper_than(tree, source.encode("utf-8", "surrogatepass"), MAX_NESTING):
+        raise EngineError(
+            f"cannot parse: nested more than {MAX_NESTING} levels deep, which crashes "
+            "LibCST's parser"
+        )
     return None
 
 

@@ -114,6 +114,13 @@ class ProjectIndex:
     # True when the caller handed over the bytes of every file that holds async tests.
     handed_over: bool = False
     _candidates: set[str] = field(default_factory=set)
+    # Memos: a class by id, shown paths, module lookups (asked per base of every class; the
+    # listings they read do not change during a run).
+    _by_ident: dict[str, _Class] = field(default_factory=dict)
+    _shown: dict[str, str] = field(default_factory=dict)
+    _found_modules: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, int] | None] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def build(
@@ -189,11 +196,14 @@ class ProjectIndex:
     def relpath(self, path: str) -> str:
         """How messages show a path: relative to the current directory, like the report
         (so a file gets the same messages whichever PATHs name it)."""
-        try:
-            rel = os.path.relpath(path)
-        except ValueError:
-            rel = path
-        return rel.replace(os.sep, "/")
+        shown = self._shown.get(path)
+        if shown is None:
+            try:
+                rel = os.path.relpath(path)
+            except ValueError:
+                rel = path
+            shown = self._shown[path] = rel.replace(os.sep, "/")
+        return shown
 
     # -- finding modules ------------------------------------------------------------------
     def _roots_for(self, path: str) -> list[str]:
@@ -224,6 +234,12 @@ class ProjectIndex:
         return None
 
     def _longest_module(self, bases: list[str], parts: list[str]) -> tuple[str, int] | None:
+        key = (tuple(bases), tuple(parts))
+        if key not in self._found_modules:
+            self._found_modules[key] = self._search_module(bases, parts)
+        return self._found_modules[key]
+
+    def _search_module(self, bases: list[str], parts: list[str]) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None
         for base in bases:
             directory = base
@@ -354,6 +370,7 @@ class ProjectIndex:
         node = _Class(ident, name, path, defs[0], summary)
         self._compute(node, (*stack, ident))
         self._classes[key] = node
+        self._by_ident[ident] = node
         return node
 
     def base_targets(
@@ -508,11 +525,8 @@ class ProjectIndex:
         return None
 
     def _by_id(self, ident: str) -> _Class | None:
-        if "::" not in ident:
-            return None
-        rel, name = ident.rsplit("::", 1)
-        found = self._classes.get((os.path.abspath(rel), name))
-        return found if isinstance(found, _Class) else None
+        """A class computed so far, by id (``relpath::Name``)."""
+        return self._by_ident.get(ident)
 
     def ancestors(self, data: ExternalClass) -> list[ExternalClass]:
         out = []

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from ssot_codemod.analysis import BUILTIN_OBJECT, LOCAL_PREFIX, UNKNOWN
+from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
 
 
 @dataclass
@@ -23,6 +24,10 @@ class ModuleSummary:
     classes: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
     all_classes: list[ast.ClassDef] = field(default_factory=list)
     error: str | None = None
+    # Nested deeper than LibCST certainly handles (nesting.LIBCST_SAFE_DEPTH): check's ast
+    # path (project.ast_findings) leaves such a file to the engine. The tree itself is not
+    # kept: the classes are enough, and a big tree must not sit in memory.
+    deep: bool = True
 
     def resolve(self, expr: ast.expr, depth: int = 0) -> set[str]:
         """Possible qualified names of an expression (``ModuleIndex.resolve`` over ``ast``)."""
@@ -52,6 +57,7 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = f"cannot parse it ({type(exc).__name__})"
         return summary
+    summary.deep = deeper_than(tree, data, LIBCST_SAFE_DEPTH)
     pending: list[tuple[str, ast.expr]] = []
 
     def bind(name: str, target: str) -> None:

@@ -1,0 +1,280 @@
+"""SSC004's findings from CPython's ``ast``, for ``check``, where no edit is planned.
+
+On an SSOT-shaped tree most candidate files are sent to the engine by SSC004 alone: test
+modules whose classes inherit a plain ``unittest.TestCase`` from a framework base in another
+file. The project index has already parsed them (with ``ast``, ~10x faster than LibCST); what
+the rule reports there follows from the index's facts, so parsing them again with LibCST and
+regenerating their text for positions cost most of a run.
+
+This module answers only for the plain shape - every class at module level under a unique
+name, none listing ``unittest.TestCase`` itself (no root to plan: form C happens in another
+file), no mixin lending async tests, an ASCII file with ``\\n`` line ends whose positions can be
+read from ``ast`` exactly - and returns None for anything else, which the engine then handles
+(LibCST). The findings are the rule's own (:class:`~ssot_codemod.rules.ssc004_async_tests.
+AsyncTestNeverRunsRule`), word for word and position for position; a test runs every fixture
+project both ways and compares the results.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from typing import TYPE_CHECKING
+
+from ssot_codemod.analysis import (
+    ASYNC_AWARE_BASES,
+    BUILTIN_OBJECT,
+    LOCAL_PREFIX,
+    RUNNER_METHODS,
+    TESTCASE_BASES,
+    UNKNOWN,
+    c3_merge,
+    decorators_transparent,
+)
+from ssot_codemod.types import Finding
+
+if TYPE_CHECKING:
+    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.index import ProjectIndex
+    from ssot_codemod.project.modules import ModuleSummary
+
+__all__ = ["ssc004_findings"]
+
+CODE = "SSC004"
+# ``async def name`` at a definition's start (its ``lineno``/``col_offset``); linear: the
+# quantified parts are single character classes separated by literals.
+_ASYNC_DEF = re.compile(rb"async[ \t]+def[ \t]+")
+
+
+def ssc004_findings(
+    index: ProjectIndex, path: str | os.PathLike[str], data: bytes, context: ProjectContext
+) -> tuple[Finding, ...] | None:
+    """SSC004's findings for a file only SSC004 matched, or None when the engine must decide."""
+    if not data.endswith(b"\n") or not data.isascii() or b"\r" in data or b"\x0c" in data:
+        return None
+    summary = index.module(os.path.abspath(path))
+    if summary.error is not None or summary.deep or summary.star_imports:
+        return None  # deep: LibCST may refuse it (an error this path would not reproduce)
+    module_level = [d for defs in summary.classes.values() for d in defs]
+    if len(module_level) != len(summary.all_classes) or any(
+        len(defs) != 1 for defs in summary.classes.values()
+    ):
+        return None  # nested or reused class names: keys and scopes the engine works out
+    return _Analysis(summary, data.split(b"\n"), context).findings()
+
+
+class _Facts:
+    """``ClassFacts`` as SSC004's ``_never_awaits`` reads them."""
+
+    __slots__ = ("is_testcase", "spoiled")
+
+    def __init__(self, is_testcase: bool, spoiled: bool) -> None:
+        self.is_testcase = is_testcase
+        # async-aware, unknown bases, a metaclass or an overridden runner somewhere above
+        self.spoiled = spoiled
+
+    @property
+    def never_awaits(self) -> bool:
+        return self.is_testcase and not self.spoiled
+
+
+class _Unsupported(Exception):
+    """The file has a shape this path does not answer for: the engine decides."""
+
+
+class _Analysis:
+    """``ModuleIndex.facts``/``mro`` and ``AsyncTestNeverRunsRule.analyze`` over ``ast``."""
+
+    def __init__(self, summary: ModuleSummary, lines: list[bytes], context: ProjectContext) -> None:
+        self.summary = summary
+        self.lines = lines
+        self.context = context
+        self.classes = {name: defs[0] for name, defs in summary.classes.items()}
+        self._facts: dict[str, _Facts] = {}
+        self._mro: dict[str, list[str] | None] = {}
+
+    def findings(self) -> tuple[Finding, ...] | None:
+        try:
+            return self._findings()
+        except _Unsupported:
+            return None
+
+    def _findings(self) -> tuple[Finding, ...]:
+        for cls in self.classes.values():
+            if any(self.summary.resolve(base) & TESTCASE_BASES for base in cls.bases):
+                raise _Unsupported  # a root of form C: its plan needs the engine
+            if not self.facts(cls).is_testcase and self._async_tests(cls, transparent=False):
+                raise _Unsupported  # a mixin that may lend its async tests
+        found: list[Finding] = []
+        for cls in self.summary.all_classes:
+            if not self.facts(cls).never_awaits:
+                continue
+            tests = self._async_tests(cls, transparent=True)
+            if not tests:
+                continue
+            fix, suffix = self._fix_for(cls)
+            for test in tests:
+                message = (
+                    f"{cls.name}.{test.name} is an async test in a unittest.TestCase "
+                    "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
+                    "reported PASSED without running"
+                )
+                if suffix:
+                    message += suffix
+                elif fix is None:
+                    message += (
+                        "; make the class that lists unittest.TestCase an "
+                        "IsolatedAsyncioTestCase by hand"
+                    )
+                line, column, end_line, end_column = self._span(test)
+                found.append(
+                    Finding(
+                        code=CODE,
+                        message=message,
+                        line=line,
+                        column=column,
+                        end_line=end_line,
+                        end_column=end_column,
+                        fix="unsafe" if fix is not None else "none",
+                        applied=bool(fix),
+                    )
+                )
+        found.sort(key=lambda f: (f.line, f.column, f.code))
+        return tuple(found)
+
+    # -- the rule ---------------------------------------------------------------------------
+    def _async_tests(self, cls: ast.ClassDef, *, transparent: bool) -> list[ast.AsyncFunctionDef]:
+        return [
+            stmt
+            for stmt in cls.body
+            if isinstance(stmt, ast.AsyncFunctionDef)
+            and stmt.name.startswith("test")
+            and (
+                not transparent
+                or decorators_transparent(
+                    [
+                        self.summary.resolve(d.func if isinstance(d, ast.Call) else d)
+                        for d in stmt.decorator_list
+                    ]
+                )
+            )
+        ]
+
+    def _fix_for(self, cls: ast.ClassDef) -> tuple[bool | None, str]:
+        """The rule's ``_fix_for`` where no local class lists TestCase (the root is in another
+        file, or there is none: a fix by hand)."""
+        for key in self.mro(cls) or ():
+            if key.startswith(LOCAL_PREFIX):
+                continue  # no local class lists TestCase (checked first)
+            external = self.context.by_id(key) or self.context.external(key)
+            if external is None or external.root is None:
+                continue
+            root = external.root
+            if external.root_blocker is not None:
+                return None, (
+                    f"; it never runs because {root} is a plain unittest.TestCase, which "
+                    f"cannot be rebased automatically ({external.root_blocker})"
+                )
+            return bool(external.rebased_root), (
+                f"; it never runs because {root} is a plain unittest.TestCase; "
+                "`apply --unsafe-fixes` rebases it, in its own module"
+            )
+        return None, ""  # _plan_fix finds no TestCase base to switch
+
+    # -- ModuleIndex over ast ---------------------------------------------------------------
+    def facts(self, cls: ast.ClassDef, seen: frozenset[str] = frozenset()) -> _Facts:
+        cached = self._facts.get(cls.name)
+        if cached is None:
+            cached = self._compute_facts(cls, seen | {cls.name})
+            if not seen:
+                self._facts[cls.name] = cached
+        return cached
+
+    def _compute_facts(self, cls: ast.ClassDef, seen: frozenset[str]) -> _Facts:
+        is_testcase = is_async = unknown = False
+        has_metaclass = any(kw.arg == "metaclass" for kw in cls.keywords)
+        overrides_runner = any(
+            isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and stmt.name in RUNNER_METHODS
+            for stmt in cls.body
+        )
+        for base in cls.bases:
+            for key in self.summary.resolve(base):
+                if key.startswith(LOCAL_PREFIX):
+                    parent = self.classes.get(key[len(LOCAL_PREFIX) :])
+                    if parent is None or parent.name in seen:
+                        unknown = True
+                        continue
+                    sub = self._compute_facts(parent, seen | {parent.name})
+                    is_testcase |= sub.is_testcase
+                    unknown |= sub.spoiled
+                elif key in ASYNC_AWARE_BASES:
+                    is_async = True
+                elif key in TESTCASE_BASES:
+                    is_testcase = True
+                elif (external := self.context.external(key)) is not None:
+                    is_testcase |= external.is_testcase
+                    is_async |= external.is_async_aware
+                    unknown |= bool(external.unknown_bases)
+                    has_metaclass |= external.has_metaclass
+                    overrides_runner |= external.overrides_runner
+                elif key != BUILTIN_OBJECT:
+                    unknown = True
+        return _Facts(is_testcase, is_async or unknown or has_metaclass or overrides_runner)
+
+    def mro(self, cls: ast.ClassDef) -> list[str] | None:
+        key = LOCAL_PREFIX + cls.name
+        if key not in self._mro:
+            self._mro[key] = None  # guards against cycles while computing
+            self._mro[key] = self._linearise(cls)
+        return self._mro[key]
+
+    def _linearise(self, cls: ast.ClassDef) -> list[str] | None:
+        sequences: list[list[str]] = []
+        direct: list[str] = []
+        for base in cls.bases:
+            keys = self.summary.resolve(base)
+            if len(keys) != 1:
+                return None
+            (key,) = keys
+            if key == UNKNOWN:
+                return None
+            direct.append(key)
+            if key.startswith(LOCAL_PREFIX):
+                parent = self.classes.get(key[len(LOCAL_PREFIX) :])
+                if parent is None:
+                    return None
+                parent_mro = self.mro(parent)
+                if parent_mro is None:
+                    return None
+                sequences.append(list(parent_mro))
+            elif (external := self.context.external(key)) is not None:
+                if external.linear is None:
+                    return None
+                direct[-1] = external.id
+                sequences.append(list(external.linear))
+            else:
+                sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
+        sequences.append(direct)
+        return c3_merge(LOCAL_PREFIX + cls.name, sequences)
+
+    # -- positions --------------------------------------------------------------------------
+    def _span(self, test: ast.AsyncFunctionDef) -> tuple[int, int, int, int]:
+        """Where the engine puts the finding: from the test's name to the end of its text as
+        LibCST owns it (the newline of its last line; no trailing lines, checked here)."""
+        line = self.lines[test.lineno - 1]
+        found = _ASYNC_DEF.match(line, test.col_offset)
+        if found is None or not line.startswith(test.name.encode(), found.end()):
+            raise _Unsupported  # ``async def \`` continued on another line
+        end_line = test.end_lineno
+        if end_line is None or self.lines[end_line - 1].rstrip().endswith(b"\\"):
+            raise _Unsupported
+        # Lines after the body that are not empty (comments, indented whitespace) may belong
+        # to the function's block in LibCST: only empty lines up to the next code are known.
+        after = end_line
+        while after < len(self.lines) - 1 and not self.lines[after]:
+            after += 1
+        if after < len(self.lines) - 1 and self.lines[after].lstrip()[:1] in (b"#", b""):
+            raise _Unsupported
+        return test.lineno, found.end() + 1, end_line + 1, 1

@@ -1,0 +1,169 @@
+"""``check`` reads SSC004's findings from the project index's ``ast`` trees where it can
+(ssot_codemod.project.ast_findings): the results must be exactly those of the engine (LibCST).
+
+Every fixture project and a generated SSOT-shaped tree are checked both ways (the internal
+``Options.ast_findings=False`` sends every candidate to the engine), with and without
+``--unsafe-fixes``, and through the results cache; the whole run results are compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ssot_codemod.project.ast_findings as ast_findings
+from ssot_codemod.api import Options, RunResult, check_paths
+from ssot_codemod.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+sys.path.insert(0, str(ROOT / "scripts"))
+try:
+    import gen_monorepo
+finally:
+    sys.path.pop(0)
+
+SSOT_FILES = 300
+
+
+def _projects() -> list[str]:
+    return sorted(p.name for p in PROJECTS.iterdir() if (p / "input").is_dir())
+
+
+def _options(root: Path, **changes: Any) -> Options:
+    """Options as the CLI builds them for *root* (its pyproject.toml's ``src`` honoured)."""
+    config, config_path = load_config(root)
+    base = config_path.parent if config_path is not None else root
+    options = Options(
+        jobs=1,
+        exclude_base=config_path.parent if config_path is not None else None,
+        project_root=root,
+        src=tuple(base / entry for entry in config.get("src", ())),
+    )
+    return dataclasses.replace(options, **changes)
+
+
+def _comparable(result: RunResult) -> tuple[object, ...]:
+    return result.files, result.discovery_errors, result.project
+
+
+class _Answers:
+    """Counts the files the ast path answered for (the real function runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = ast_findings.ssc004_findings
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            found = real(*args, **kwargs)
+            self.count += found is not None
+            return found
+
+        monkeypatch.setattr(ast_findings, "ssc004_findings", counting)
+
+
+def _both_ways(root: Path, **changes: Any) -> tuple[RunResult, RunResult]:
+    fast = check_paths([root], _options(root, **changes))
+    engine = check_paths([root], _options(root, ast_findings=False, **changes))
+    return fast, engine
+
+
+@pytest.fixture(scope="module")
+def ssot_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ssot") / "mono"
+    gen_monorepo.generate_ssot(root, SSOT_FILES, 4242)
+    return root
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+@pytest.mark.parametrize("name", _projects())
+def test_fixture_project_same_both_ways(
+    name: str, unsafe: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / name
+    shutil.copytree(PROJECTS / name / "input", root)
+    monkeypatch.chdir(tmp_path)  # messages name paths relative to the current directory
+    fast, engine = _both_ways(root, unsafe_fixes=unsafe)
+    assert _comparable(fast) == _comparable(engine)
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_ssot_tree_same_both_ways(
+    ssot_tree: Path, unsafe: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ssot_tree.parent)
+    answers = _Answers(monkeypatch)
+    fast, engine = _both_ways(ssot_tree, unsafe_fixes=unsafe)
+    assert answers.count > 0  # the comparison covers the ast path, not only the fallbacks
+    assert any(f.code == "SSC004" for _, f in fast.findings)
+    assert _comparable(fast) == _comparable(engine)
+
+
+def test_ssot_tree_cached_results_same(
+    ssot_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results of the ast path are stored in the results cache like the engine's."""
+    monkeypatch.chdir(ssot_tree.parent)
+    engine = check_paths([ssot_tree], _options(ssot_tree, ast_findings=False))
+    cached = _options(ssot_tree, cache_dir=tmp_path / "cache")
+    first = check_paths([ssot_tree], cached)
+    second = check_paths([ssot_tree], cached)
+    assert _comparable(first) == _comparable(engine)
+    assert _comparable(second) == _comparable(engine)
+
+
+def test_ssot_tree_one_file_same_both_ways(
+    ssot_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named alone (pre-commit) gets the same findings both ways."""
+    monkeypatch.chdir(ssot_tree)
+    answers = _Answers(monkeypatch)
+    named = sorted(ssot_tree.glob("tests/**/test_*.py"))[:5]
+    fast = check_paths(named, _options(ssot_tree))
+    engine = check_paths(named, _options(ssot_tree, ast_findings=False))
+    assert answers.count > 0
+    assert _comparable(fast) == _comparable(engine)
+
+
+def _edge_project(root: Path) -> None:
+    """Files only SSC004 matches, in shapes the ast path must leave to the engine (or get
+    exactly right): deep nesting LibCST refuses, non-ASCII text, comments and indented
+    whitespace after a test, a one-line test, a mixin lending tests, a nested class."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "base.py").write_text(
+        "import unittest\n\n\nclass Base(unittest.TestCase):\n    pass\n"
+    )
+    head = "from pkg.base import Base\n\n\n"
+    deep = "lambda a=" * 220 + "1" + ":1" * 220
+    files = {
+        "test_deep.py": f"{head}X = {deep}\n\n\nclass T(Base):\n    async def test_a(self):\n"
+        "        pass\n",
+        "test_text.py": f"{head}class T(Base):\n    async def test_é(self):\n        s = 'ü'\n",
+        "test_comment.py": f"{head}class T(Base):\n    async def test_a(self):\n        pass\n"
+        "        # trailing\n\n    async def test_b(self): pass\n    \n",
+        "test_mixin.py": f"{head}class M:\n    async def test_m(self):\n        pass\n\n\n"
+        "class T(M, Base):\n    async def test_a(self):\n        pass\n",
+        "test_nested.py": f"{head}class T(Base):\n    class Inner:\n        pass\n\n"
+        "    async def test_a(self):\n        pass\n",
+        "test_plain.py": f"{head}class T(Base):\n    @pytest.mark.slow\n    async def test_a(self):"
+        "\n        pass\n\n    async  def  test_b(self):\n        pass\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+
+
+def test_edge_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "edges"
+    _edge_project(root)
+    monkeypatch.chdir(tmp_path)
+    answers = _Answers(monkeypatch)
+    fast, engine = _both_ways(root)
+    assert answers.count > 0
+    assert any(f.status == "error" for f in engine.files)  # the deep file
+    assert _comparable(fast) == _comparable(engine)
