@@ -26,7 +26,8 @@ class ModuleSummary:
     error: str | None = None
     # Nested deeper than LibCST certainly handles (nesting.LIBCST_SAFE_DEPTH): check's ast
     # path (project.ast_findings) leaves such a file to the engine. The tree itself is not
-    # kept: the classes are enough, and a big tree must not sit in memory.
+    # kept: the classes are enough, and a big tree must not sit in memory. Also True when not
+    # measured (no ``async`` in the file: nothing for the ast path there).
     deep: bool = True
 
     def resolve(self, expr: ast.expr, depth: int = 0) -> set[str]:
@@ -57,7 +58,9 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = f"cannot parse it ({type(exc).__name__})"
         return summary
-    summary.deep = deeper_than(tree, data, LIBCST_SAFE_DEPTH)
+    # Measured only where the ast path may answer (SSC004 needs an ``async def``): the walk of
+    # long headers costs as much as the parse on data-heavy modules.
+    summary.deep = b"async" not in data or deeper_than(tree, data, LIBCST_SAFE_DEPTH)
     pending: list[tuple[str, ast.expr]] = []
 
     def bind(name: str, target: str) -> None:
