@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -381,32 +381,11 @@ class ModuleIndex:
         return self._mro[key]
 
     def _linearise(self, info: ClassInfo) -> list[str] | None:
-        sequences: list[list[str]] = []
-        direct: list[str] = []
-        for keys in self.base_keys(info):
-            if len(keys) != 1:
-                return None
-            (key,) = keys
-            if key == UNKNOWN:
-                return None
-            direct.append(key)
-            if key.startswith(LOCAL_PREFIX):
-                parent = self.classes.get(key[len(LOCAL_PREFIX) :])
-                if parent is None:
-                    return None
-                parent_mro = self.mro(parent)
-                if parent_mro is None:
-                    return None
-                sequences.append(list(parent_mro))
-            elif (external := self.context.external(key)) is not None:
-                if external.linear is None:
-                    return None
-                direct[-1] = external.id
-                sequences.append(list(external.linear))
-            else:
-                sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
-        sequences.append(direct)
-        return c3_merge(LOCAL_PREFIX + info.key, sequences)
+        def local_mro(name: str) -> list[str] | None:
+            parent = self.classes.get(name)
+            return None if parent is None else self.mro(parent)
+
+        return linearise(info.key, self.base_keys(info), local_mro, self.context)
 
     def lookup(self, info: ClassInfo, name: str, *, after: str | None = None) -> InheritedMethod:
         """The definition of ``name`` an instance sees, or ``super()`` sees from ``after``."""
@@ -583,6 +562,41 @@ def decorator_transparent(qualified: set[str]) -> bool:
 
 def decorators_transparent(decorators: Sequence[set[str]]) -> bool:
     return all(decorator_transparent(q) for q in decorators)
+
+
+def linearise(
+    name: str,
+    base_keys: Iterable[set[str]],
+    local_mro: Callable[[str], list[str] | None],
+    context: ProjectContext,
+) -> list[str] | None:
+    """C3 linearisation of the local class *name* from the possible keys of each of its bases
+    (None when a base is ambiguous or unknown). A local base's MRO comes from *local_mro* (by
+    class name; None: unknown), a base in another file from *context*; the engine's
+    ``ModuleIndex`` and check's ast path (``project.ast_findings``) share it."""
+    sequences: list[list[str]] = []
+    direct: list[str] = []
+    for keys in base_keys:
+        if len(keys) != 1:
+            return None
+        (key,) = keys
+        if key == UNKNOWN:
+            return None
+        direct.append(key)
+        if key.startswith(LOCAL_PREFIX):
+            parent_mro = local_mro(key[len(LOCAL_PREFIX) :])
+            if parent_mro is None:
+                return None
+            sequences.append(list(parent_mro))
+        elif (external := context.external(key)) is not None:
+            if external.linear is None:
+                return None
+            direct[-1] = external.id
+            sequences.append(list(external.linear))
+        else:
+            sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
+    sequences.append(direct)
+    return c3_merge(LOCAL_PREFIX + name, sequences)
 
 
 def c3_merge(head: str, sequences: list[list[str]]) -> list[str] | None:

@@ -28,10 +28,10 @@ from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     RUNNER_METHODS,
     TESTCASE_BASES,
-    UNKNOWN,
-    c3_merge,
     decorators_transparent,
+    linearise,
 )
+from ssot_codemod.rules.ssc004_async_tests import root_in_another_file
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -170,16 +170,7 @@ class _Analysis:
             external = self.context.by_id(key) or self.context.external(key)
             if external is None or external.root is None:
                 continue
-            root = external.root
-            if external.root_blocker is not None:
-                return None, (
-                    f"; it never runs because {root} is a plain unittest.TestCase, which "
-                    f"cannot be rebased automatically ({external.root_blocker})"
-                )
-            return bool(external.rebased_root), (
-                f"; it never runs because {root} is a plain unittest.TestCase; "
-                "`apply --unsafe-fixes` rebases it, in its own module"
-            )
+            return root_in_another_file(external)
         return None, ""  # _plan_fix finds no TestCase base to switch
 
     # -- ModuleIndex over ast ---------------------------------------------------------------
@@ -231,33 +222,12 @@ class _Analysis:
         return self._mro[key]
 
     def _linearise(self, cls: ast.ClassDef) -> list[str] | None:
-        sequences: list[list[str]] = []
-        direct: list[str] = []
-        for base in cls.bases:
-            keys = self.summary.resolve(base)
-            if len(keys) != 1:
-                return None
-            (key,) = keys
-            if key == UNKNOWN:
-                return None
-            direct.append(key)
-            if key.startswith(LOCAL_PREFIX):
-                parent = self.classes.get(key[len(LOCAL_PREFIX) :])
-                if parent is None:
-                    return None
-                parent_mro = self.mro(parent)
-                if parent_mro is None:
-                    return None
-                sequences.append(list(parent_mro))
-            elif (external := self.context.external(key)) is not None:
-                if external.linear is None:
-                    return None
-                direct[-1] = external.id
-                sequences.append(list(external.linear))
-            else:
-                sequences.append([key] if key == BUILTIN_OBJECT else [key, BUILTIN_OBJECT])
-        sequences.append(direct)
-        return c3_merge(LOCAL_PREFIX + cls.name, sequences)
+        def local_mro(name: str) -> list[str] | None:
+            parent = self.classes.get(name)
+            return None if parent is None else self.mro(parent)
+
+        keys = (self.summary.resolve(base) for base in cls.bases)
+        return linearise(cls.name, keys, local_mro, self.context)
 
     # -- positions --------------------------------------------------------------------------
     def _span(self, test: ast.AsyncFunctionDef) -> tuple[int, int, int, int]:

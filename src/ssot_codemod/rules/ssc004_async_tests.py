@@ -18,6 +18,7 @@ from ssot_codemod.analysis import (
     depends_on_defining_class,
 )
 from ssot_codemod.lazy_cst import cst
+from ssot_codemod.project.context import ExternalClass
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import (
     Bridge,
@@ -138,16 +139,7 @@ class AsyncTestNeverRunsRule(Rule):
             external = index.external_class(key)
             if external is None or external.root is None:
                 continue
-            root = external.root
-            if external.root_blocker is not None:
-                return None, (
-                    f"; it never runs because {root} is a plain unittest.TestCase, which "
-                    f"cannot be rebased automatically ({external.root_blocker})"
-                )
-            return bool(external.rebased_root), (
-                f"; it never runs because {root} is a plain unittest.TestCase; "
-                "`apply --unsafe-fixes` rebases it, in its own module"
-            )
+            return root_in_another_file(external)
         return self._plan_root(index, info, plan, planned), ""
 
     def _plan_root(
@@ -358,6 +350,21 @@ def _async_tests(index: ModuleIndex, info: ClassInfo) -> list[cst.FunctionDef]:
 
 def _callee(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr.func if isinstance(expr, cst.Call) else expr
+
+
+def root_in_another_file(external: ExternalClass) -> tuple[bool | None, str]:
+    """(fix, message suffix) for never-run tests whose root class is *external*'s root, in
+    another file (check's ast path, ``project.ast_findings``, says the same)."""
+    root = external.root
+    if external.root_blocker is not None:
+        return None, (
+            f"; it never runs because {root} is a plain unittest.TestCase, which "
+            f"cannot be rebased automatically ({external.root_blocker})"
+        )
+    return bool(external.rebased_root), (
+        f"; it never runs because {root} is a plain unittest.TestCase; "
+        "`apply --unsafe-fixes` rebases it, in its own module"
+    )
 
 
 def _lists_testcase(index: ModuleIndex, info: ClassInfo) -> bool:
