@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from samples import SAMPLE
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,22 +87,7 @@ class Plain(unittest.TestCase):
 """
 
 # One bridge (SSC001): this file must be parsed.
-BRIDGE = """\
-import asyncio
-import unittest
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(self.asyncSetUp())
-
-    async def asyncSetUp(self):
-        pass
-
-    def test_nothing(self):
-        pass
-"""
+BRIDGE = SAMPLE
 
 
 def _probe(mode: str, target: Path, cache: Path | None = None) -> dict[str, object]:
@@ -147,7 +133,7 @@ def test_a_run_that_parses_imports_libcst_and_finds(tmp_path: Path, mode: str) -
     root = _tree(tmp_path / "bridge", {"test_bridge.py": BRIDGE, "test_clean.py": NEAR_MISS})
     report = _probe(mode, root)
     assert report["parsed"] == 1 and not report["errors"]
-    assert report["findings"] == [["test_bridge.py", "SSC001", 8, 9]]
+    assert report["findings"] == [["test_bridge.py", "SSC001", 7, 9]]
     assert report["libcst"] is True
 
 
