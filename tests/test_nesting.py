@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 
 import pytest
 
@@ -37,8 +38,14 @@ def _sources() -> list[str]:
             f"class A(B, metaclass={neg}):\n    @d({nested})\n"
             f"    async def test_x(self, a={lam}):\n        pass\n",
             f"try:\n    pass\nexcept {neg} as e:\n    pass\nelse:\n    x = {nested}\n",
-            f"match x:\n    case [{nested}, y] if {neg}:\n        pass\n"
-            "    case _:\n        pass\n",
+            *(
+                [
+                    f"match x:\n    case [{nested}, y] if {neg}:\n        pass\n"
+                    "    case _:\n        pass\n"
+                ]
+                if sys.version_info >= (3, 10)  # ``match`` is 3.10 grammar
+                else []
+            ),
             f"with a({calls}) as b, c:\n    s = 'é{neg}'\n",
             f"if a:\r\n    x = {nested}\r\nelif b:\r\n    y = {neg}\r\n",
             "".join(f"{' ' * i}if x:\n" for i in range(n)) + " " * n + f"x = {neg}\n",

@@ -51,10 +51,10 @@ def deeper_than(tree: ast.Module, data: bytes, limit: int) -> bool:
             for child in (getattr(node, name, None) or ())
             if isinstance(child, ast.AST)
         ]
-        head = node.pattern if isinstance(node, ast.match_case) else node
+        head = _pattern(node)
         first = min([offset(head), *(offset(d) for d in getattr(node, "decorator_list", ()))])
         if inner:
-            body = inner[0].pattern if isinstance(inner[0], ast.match_case) else inner[0]
+            body = _pattern(inner[0])
             header_end = offset(body)
         else:
             header_end = offset(node, end=True)
@@ -70,6 +70,15 @@ def deeper_than(tree: ast.Module, data: bytes, limit: int) -> bool:
                 return True
         pending.extend((child, depth + 1) for child in inner)
     return False
+
+
+# ``match`` statements (and ``ast.match_case``) exist from Python 3.10.
+_MATCH_CASE: tuple[type, ...] = (ast.match_case,) if hasattr(ast, "match_case") else ()
+
+
+def _pattern(node: ast.AST) -> ast.AST:
+    """A match case starts at its pattern (it has no position of its own)."""
+    return node.pattern if isinstance(node, _MATCH_CASE) else node  # type: ignore[attr-defined]
 
 
 def _height(nodes: list[ast.AST]) -> int:
