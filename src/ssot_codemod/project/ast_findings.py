@@ -31,7 +31,7 @@ from ssot_codemod.analysis import (
     decorators_transparent,
     linearise,
 )
-from ssot_codemod.rules.ssc004_async_tests import root_in_another_file
+from ssot_codemod.rules.ssc004_async_tests import never_run_message, root_in_another_file
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -115,18 +115,7 @@ class _Analysis:
                 continue
             fix, suffix = self._fix_for(cls)
             for test in tests:
-                message = (
-                    f"{cls.name}.{test.name} is an async test in a unittest.TestCase "
-                    "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
-                    "reported PASSED without running"
-                )
-                if suffix:
-                    message += suffix
-                elif fix is None:
-                    message += (
-                        "; make the class that lists unittest.TestCase an "
-                        "IsolatedAsyncioTestCase by hand"
-                    )
+                message = never_run_message(cls.name, test.name, fix, suffix)
                 line, column, end_line, end_column = self._span(test)
                 found.append(
                     Finding(

@@ -91,18 +91,7 @@ class AsyncTestNeverRunsRule(Rule):
                 for test, mixin in _inherited_async_tests(index, info):
                     lent.setdefault(id(test), (test, mixin, []))[2].append(info.name)
             for test in tests:
-                message = (
-                    f"{info.name}.{test.name.value} is an async test in a unittest.TestCase "
-                    "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
-                    "reported PASSED without running"
-                )
-                if suffix:
-                    message += suffix
-                elif fix is None:
-                    message += (
-                        "; make the class that lists unittest.TestCase an "
-                        "IsolatedAsyncioTestCase by hand"
-                    )
+                message = never_run_message(info.name, test.name.value, fix, suffix)
                 plan.report(
                     self.code,
                     test,
@@ -350,6 +339,22 @@ def _async_tests(index: ModuleIndex, info: ClassInfo) -> list[cst.FunctionDef]:
 
 def _callee(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr.func if isinstance(expr, cst.Call) else expr
+
+
+def never_run_message(class_name: str, test_name: str, fix: bool | None, suffix: str) -> str:
+    """The finding's text (check's ast path, ``project.ast_findings``, says the same)."""
+    message = (
+        f"{class_name}.{test_name} is an async test in a unittest.TestCase "
+        "that is not an IsolatedAsyncioTestCase: it is never awaited and is "
+        "reported PASSED without running"
+    )
+    if suffix:
+        return message + suffix
+    if fix is None:
+        return message + (
+            "; make the class that lists unittest.TestCase an IsolatedAsyncioTestCase by hand"
+        )
+    return message
 
 
 def root_in_another_file(external: ExternalClass) -> tuple[bool | None, str]:
