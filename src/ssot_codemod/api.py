@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ssot_codemod.helper_plan import HelperTarget, ensure_helper_module, uses_helper
 from ssot_codemod.helper_source import HELPER_NAME
-from ssot_codemod.parallel import Computed, Task, compute_all, effective_jobs
+from ssot_codemod.parallel import Computed, EarlyPool, Task, compute_all, effective_jobs
 from ssot_codemod.results import (
     FAILED_STATUSES,
     REVERT_STATUS,
@@ -141,10 +141,10 @@ def _run(
         if replayed is not None:
             return replayed
 
-    from ssot_codemod.deadline import FileTimeout, deadline, gave_up
     from ssot_codemod.files import discover
+    from ssot_codemod.project.run import merge_notes
     from ssot_codemod.project.view import ProjectView
-    from ssot_codemod.rules import could_match
+    from ssot_codemod.screening import screen_all
 
     discovery = discover(
         [Path(p) for p in paths],
@@ -164,125 +164,129 @@ def _run(
     helper = HelperTarget.find(paths, options) if mode != "check" else None
     budget = options.file_timeout if options.file_timeout and options.file_timeout > 0 else None
 
-    results: dict[int, FileResult] = {}
-    originals: dict[int, bytes] = {}
-    tasks: list[Task] = []
-    # First pass: read and prefilter every file; keep the bytes of candidates and of files the
-    # project index will want (only those: a big tree must not sit in memory).
-    use_project = options.project_view and bool(rules)
-    kept: dict[str, bytes] = {}
-    notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
-    spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
-    pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
-    for index, path in enumerate(discovery.files):
-        if helper is not None and helper.is_file(path):
-            helper.index = index
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            results[index] = FileResult(path, "error", error=read_error(exc))
-            tick()
-            continue
-        # The prefilter scans user text too, so it runs under the file's budget.
-        prefilter_started = time.monotonic()
-        try:
-            with deadline(budget):
-                # With the project view, SSC004's candidates come from the index (which
-                # analyses every file with async tests anyway): its ast prefilter is not run twice.
-                matched = tuple(
-                    rule.code
-                    for rule in rules
-                    if not (use_project and rule.code in _PROJECT_DECIDES)
-                    and could_match(data, [rule])
+    # Workers for the engine start as soon as enough files are sure to need them (their
+    # imports overlap the rest of the first pass and the project index).
+    early = EarlyPool(effective_jobs(options.jobs))
+    try:
+        results: dict[int, FileResult] = {}
+        originals: dict[int, bytes] = {}
+        tasks: list[Task] = []
+        # First pass: read and prefilter every file; keep the bytes of candidates and of files the
+        # project index will want (only those: a big tree must not sit in memory).
+        use_project = options.project_view and bool(rules)
+        kept: dict[str, bytes] = {}
+        notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
+        spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
+        pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
+        # With the project view, SSC004's candidates come from the index (which analyses every
+        # file with async tests anyway): its ast prefilter is not run twice.
+        screened = screen_all(
+            discovery.files,
+            rules,
+            skip=_PROJECT_DECIDES if use_project else frozenset(),
+            use_project=use_project,
+            budget=budget,
+            early=early,
+        )
+        for seen in screened:
+            index, path = seen.index, discovery.files[seen.index]
+            if helper is not None and helper.is_file(path):
+                helper.index = index
+            if seen.error is not None:
+                results[index] = FileResult(path, "error", error=seen.error)
+                tick()
+                continue
+            if seen.notes:
+                merge_notes(notes, seen.notes)
+            spent[index] = seen.spent
+            matched, data = seen.matched, seen.data
+            if seen.wanted:
+                assert data is not None
+                kept[os.path.abspath(path)] = data
+            pending.append((index, path, data if matched else None, matched))
+            if matched and (cache is None or not cache.knows(path, data or b"")):
+                early.expect_task()
+            if not use_project and not matched:
+                results[index] = FileResult(path, "unchanged")
+                tick()
+                pending.pop()
+        project = (
+            ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
+        )
+        for index, path, maybe_data, matched in pending:
+            if project is not None:
+                extra = project.extra_codes(path)
+                matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
+            if not matched:
+                results[index] = FileResult(path, "unchanged")
+                tick()
+                continue
+            found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
+            if found is not None:
+                data = found
+            else:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    results[index] = FileResult(path, "error", error=read_error(exc))
+                    tick()
+                    continue
+            context = project.context_for(path) if project is not None else None
+            # The cache key includes what the project index resolved for this file, so a file whose
+            # base class changed in another module is not served stale.
+            hit = (
+                cache.lookup(path, data, context.fingerprint if context is not None else b"")
+                if cache is not None
+                else None
+            )
+            if hit is not None:
+                results[index] = FileResult(
+                    path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
                 )
-                wanted = use_project and ProjectView.wants(notes, path, data)
-        except FileTimeout:
-            results[index] = FileResult(path, "error", error=gave_up(budget or 0.0))
-            tick()
-            continue
-        spent[index] = time.monotonic() - prefilter_started
-        if wanted:
-            kept[os.path.abspath(path)] = data
-        pending.append((index, path, data if matched else None, matched))
-        if not use_project and not matched:
-            results[index] = FileResult(path, "unchanged")
-            tick()
-            pending.pop()
-    project = (
-        ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
-    )
-    for index, path, maybe_data, matched in pending:
-        if project is not None:
-            extra = project.extra_codes(path)
-            matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
-        if not matched:
-            results[index] = FileResult(path, "unchanged")
-            tick()
-            continue
-        found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
-        if found is not None:
-            data = found
-        else:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                results[index] = FileResult(path, "error", error=read_error(exc))
                 tick()
                 continue
-        context = project.context_for(path) if project is not None else None
-        # The cache key includes what the project index resolved for this file, so a file whose
-        # base class changed in another module is not served stale.
-        hit = (
-            cache.lookup(path, data, context.fingerprint if context is not None else b"")
-            if cache is not None
-            else None
-        )
-        if hit is not None:
-            results[index] = FileResult(
-                path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
-            )
-            tick()
-            continue
-        # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
-        # index parsed it with ast already); None: a shape the engine decides.
-        if (
-            mode == "check"
-            and options.ast_findings
-            and project is not None
-            and context is not None
-            and matched == ("SSC004",)
-        ):
-            from ssot_codemod.project.ast_findings import ssc004_findings
+            # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
+            # index parsed it with ast already); None: a shape the engine decides.
+            if (
+                mode == "check"
+                and options.ast_findings
+                and project is not None
+                and context is not None
+                and matched == ("SSC004",)
+            ):
+                from ssot_codemod.project.ast_findings import ssc004_findings
 
-            fast = ssc004_findings(project.index, path, data, context)
-            if fast is not None:
-                results[index] = FileResult(path, "unchanged", fast, parsed=True)
-                tick()
-                continue
-        # -- end issue 11
-        left = None if budget is None else budget - spent.get(index, 0.0)
-        originals[index] = data
-        # The helper module itself must not import the helper from itself: it gets the helper
-        # inline, as without --helper-module.
-        helper_module = (
-            None if helper is not None and helper.index == index else options.helper_module
-        )
-        tasks.append(
-            Task(
-                index,
-                os.fspath(path),
-                data,
-                matched,
-                options.unsafe_fixes,
-                helper_module,
-                fix=mode != "check",
-                budget=None if left is None else max(left, 1e-3),
-                file_timeout=budget,
-                context=context,
+                fast = ssc004_findings(project.index, path, data, context)
+                if fast is not None:
+                    results[index] = FileResult(path, "unchanged", fast, parsed=True)
+                    tick()
+                    continue
+            # -- end issue 11
+            left = None if budget is None else budget - spent.get(index, 0.0)
+            originals[index] = data
+            # The helper module itself must not import the helper from itself: it gets the helper
+            # inline, as without --helper-module.
+            helper_module = (
+                None if helper is not None and helper.index == index else options.helper_module
             )
-        )
+            tasks.append(
+                Task(
+                    index,
+                    os.fspath(path),
+                    data,
+                    matched,
+                    options.unsafe_fixes,
+                    helper_module,
+                    fix=mode != "check",
+                    budget=None if left is None else max(left, 1e-3),
+                    file_timeout=budget,
+                    context=context,
+                )
+            )
 
-    computed = compute_all(tasks, effective_jobs(options.jobs), tick)
+        computed = compute_all(tasks, effective_jobs(options.jobs), tick, early)
+    finally:
+        early.discard()  # interrupted before compute_all took it over
 
     # The helper module first: the rewritten files that import from it are written only once it
     # defines the helper.

@@ -308,6 +308,17 @@ class ResultsCache:
         self._missed[key] = wanted
         return None
 
+    def knows(self, path: Path | str, data: bytes) -> bool:
+        """Whether a result for these bytes of *path* is held (for some context): a hint that
+        :meth:`lookup` will hit, before the context is known. Counts neither hit nor miss."""
+        entry = self._entries_file.items().get(os.path.join(self._cwd, path))
+        return (
+            entry is not None
+            and _valid_entry(entry)
+            and entry[1] == len(data)
+            and entry[0] == _sha1(data)
+        )
+
     def store(self, path: Path | str, result: _Outcome) -> bool:
         """Remember *result* for *path*, keyed by what :meth:`lookup` saw this run.
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_POOL_CANDIDATES",
     "Computed",
+    "EarlyPool",
     "Task",
     "compute",
     "compute_all",
@@ -96,6 +97,7 @@ def compute(task: Task) -> Computed:
     """Decode, fix and re-encode one candidate file within its budget. Never raises."""
     from ssot_codemod.deadline import FileTimeout, deadline
 
+    _warm()  # before the budget starts (a no-op after the worker's first file)
     try:
         with deadline(task.budget):
             return _compute_unbounded(task)
@@ -107,6 +109,12 @@ def _warm() -> None:
     """Import what the work needs, so that start-up is not charged to the first file's budget."""
     import ssot_codemod.engine
     import ssot_codemod.files  # noqa: F401
+
+
+def _start_worker() -> None:
+    """A worker's first step: what screening needs (cheap); the engine comes with its first
+    file or :meth:`EarlyPool.warm`, so a worker can screen files before LibCST is imported."""
+    import ssot_codemod.screening  # noqa: F401
 
 
 def _compute_unbounded(task: Task) -> Computed:
@@ -206,7 +214,7 @@ def new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm,  # imports happen before any file's budget starts
+        initializer=_start_worker,
     )
 
 
@@ -222,11 +230,76 @@ def kill(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def compute_all(tasks: list[Task], jobs: int, tick: Callable[[], None]) -> dict[int, Computed]:
+class EarlyPool:
+    """A process pool whose workers start while the run is still reading and indexing.
+
+    A spawned worker costs an interpreter start plus ``import libcst`` (~0.5 s), paid before its
+    first file. The first pass already knows which files will reach the engine (their byte
+    prefilters matched and the cache holds no answer for them): once :data:`MIN_POOL_CANDIDATES`
+    such files are seen, the workers are started, and they import while the main process goes
+    on with the other files and the project index. :func:`compute_all` then takes the pool over;
+    a pool it does not want (too few tasks after all) is discarded unused.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.expected = 0
+        self.started = False  # tried once: a pool that could not start is not retried
+        self.pool: ProcessPoolExecutor | None = None
+
+    def expect_task(self) -> None:
+        """One more file will (most likely) reach the engine."""
+        self.expected += 1
+        if self.expected == MIN_POOL_CANDIDATES and self.start() is not None:
+            self.warm()
+
+    def start(self) -> ProcessPoolExecutor | None:
+        """The pool, started now if it was not (None: one job, or no subprocesses here)."""
+        if self.pool is None and self.jobs > 1 and not self.started:
+            self.started = True
+            try:
+                pool = new_pool(self.jobs)
+                # Workers are spawned on demand, one per waiting submission: one each.
+                for _ in range(self.jobs):
+                    pool.submit(os.getpid)
+            except (OSError, NotImplementedError):
+                return None  # compute_all finds out again and works in-process
+            self.pool = pool
+        return self.pool
+
+    def warm(self) -> None:
+        """Have the workers import the engine (LibCST) now, while this process is busy."""
+        if self.pool is not None:
+            for _ in range(self.jobs):
+                try:
+                    self.pool.submit(_warm)
+                except Exception:  # a broken pool: compute_all replaces it
+                    return
+
+    def take(self) -> ProcessPoolExecutor | None:
+        pool, self.pool = self.pool, None
+        return pool
+
+    def discard(self) -> None:
+        """Stop an unused pool without waiting for its workers' imports."""
+        pool = self.take()
+        if pool is not None:
+            kill(pool)
+
+
+def compute_all(
+    tasks: list[Task],
+    jobs: int,
+    tick: Callable[[], None],
+    early: EarlyPool | None = None,
+) -> dict[int, Computed]:
     from ssot_codemod.deadline import can_interrupt
 
+    started_pool = early.take() if early is not None else None
     results: dict[int, Computed] = {}
     if jobs <= 1 or len(tasks) < MIN_POOL_CANDIDATES:
+        if started_pool is not None:
+            kill(started_pool)
         if any(t.budget is not None for t in tasks) and not can_interrupt():
             # No timer can stop work in this thread (Windows, not the main thread): a worker
             # process can be killed instead.
@@ -250,7 +323,7 @@ def compute_all(tasks: list[Task], jobs: int, tick: Callable[[], None]) -> dict[
     pool: ProcessPoolExecutor | None = None
     pending: dict[Future[Computed], Task] = {}
     try:
-        pool = new_pool(min(jobs, len(tasks)))
+        pool = started_pool if started_pool is not None else new_pool(min(jobs, len(tasks)))
         pending = {pool.submit(compute, task): task for task in tasks}
         started = False
         while pending:

@@ -105,6 +105,22 @@ def index_wants(memo: dict[str, object], path: str, data: bytes) -> bool:
     return wanted
 
 
+def merge_notes(into: dict[str, object], part: dict[str, object]) -> None:
+    """Add the notes :func:`index_wants` made in another memo (another process's) to *into*."""
+    for name in ("hook_keys", "inheriting_keys"):
+        found = part.get(name)
+        if isinstance(found, dict):
+            mine = into.setdefault(name, {})
+            assert isinstance(mine, dict)
+            mine.update(found)
+    owners = part.get("hook_owners")
+    if isinstance(owners, dict):
+        all_owners = into.setdefault("hook_owners", {})
+        assert isinstance(all_owners, dict)
+        for key, names in owners.items():
+            all_owners.setdefault(key, set()).update(names)
+
+
 def extra_codes(index: ProjectIndex, path: str) -> set[str]:
     """Rules a file needs because of other files, although its own bytes rule them out.
 
