@@ -167,3 +167,32 @@ def test_edge_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert answers.count > 0
     assert any(f.status == "error" for f in engine.files)  # the deep file
     assert _comparable(fast) == _comparable(engine)
+
+
+def test_mixins_lending_to_async_aware_classes_answered_with_ast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No class of the file never awaits (the mixin's tests run in IsolatedAsyncioTestCase
+    subclasses): the rule reports nothing, and the ast path says so without the engine."""
+    root = tmp_path / "lent"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_lent.py").write_text(
+        "import unittest\n\n\nclass Mixin:\n    async def test_m(self):\n        pass\n\n\n"
+        "class A(Mixin, unittest.IsolatedAsyncioTestCase):\n    pass\n\n\n"
+        "class B(Mixin, unittest.IsolatedAsyncioTestCase):\n    async def test_b(self):\n"
+        "        pass\n"
+    )
+    # A mixin lending to a plain TestCase in the same file: reported, and left to the engine.
+    (root / "tests" / "test_lent_plain.py").write_text(
+        "import unittest\n\n\nclass Mixin:\n    async def test_m(self):\n        pass\n\n\n"
+        "class A(Mixin, unittest.IsolatedAsyncioTestCase):\n    pass\n\n\n"
+        "class P(Mixin, unittest.TestCase):\n    pass\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    answers = _Answers(monkeypatch)
+    fast, engine = _both_ways(root)
+    assert answers.count == 1
+    assert _comparable(fast) == _comparable(engine)
+    by_name = {f.path.name: f for f in fast.files}
+    assert by_name["test_lent.py"].findings == ()
+    assert [f.code for f in by_name["test_lent_plain.py"].findings] == ["SSC004"]
