@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 from samples import SAMPLE
+
+from ssot_codemod.rules import could_match
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -137,6 +140,23 @@ def test_a_run_that_parses_imports_libcst_and_finds(tmp_path: Path, mode: str) -
     assert report["libcst"] is True
 
 
+@pytest.mark.parametrize("mode", ["check", "apply"])
+def test_a_tree_gate_near_miss_does_not_import_libcst(tmp_path: Path, mode: str) -> None:
+    """The stdlib's unittest/async_case.py passes SSC002's byte prefilter (it defines
+    asyncSetUp and calls setUp), so it goes to the engine; the rule's gate over CPython's ast
+    tree rules it out (no async hook calls a sync one) before LibCST is imported or parses it."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"]) / "unittest" / "async_case.py"
+    if not stdlib.is_file():
+        pytest.skip("no unittest/async_case.py in this interpreter's stdlib")
+    data = stdlib.read_bytes()
+    assert could_match(data), "the file must pass a byte prefilter for this test to mean much"
+    root = _tree(tmp_path / "near", {"async_case.py": data.decode("utf-8"), "plain.py": PLAIN})
+    report = _probe(mode, root)
+    assert report["files"] == 2 and report["parsed"] == 0 and not report["errors"]
+    assert report["findings"] == []
+    assert report["libcst"] is False
+
+
 def test_a_warm_check_served_from_the_cache_does_not_import_libcst(tmp_path: Path) -> None:
     root = _tree(tmp_path / "warm", {"test_bridge.py": BRIDGE, "test_clean.py": NEAR_MISS})
     cache = tmp_path / "cache"
@@ -164,3 +184,21 @@ def test_cli_report_docs_and_rules_import_without_libcst() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_importing_libcst_is_not_charged_to_a_files_budget(tmp_path: Path) -> None:
+    """In-process (``-j 1``), LibCST is imported when the first file passes the tree gates,
+    between that file's two budgeted steps: with a budget shorter than the import itself
+    (~0.15 s), a fresh process still finds the bridge instead of giving the file up."""
+    root = _tree(tmp_path / "budget", {"test_bridge.py": BRIDGE})
+    done = subprocess.run(
+        [sys.executable, "-m", "ssot_codemod", "check", "-j", "1", "--no-cache"]
+        + ["--file-timeout", "0.05", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
+    assert "gave up" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "test_bridge.py:7:9: SSC001" in done.stdout

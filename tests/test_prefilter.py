@@ -1,27 +1,39 @@
-"""The byte prefilter (``Rule.could_match``) never hides a finding.
+"""The byte prefilter (``Rule.could_match``) and the tree gates (``Rule.could_match_tree``)
+never hide a finding.
 
-"Without the prefilter" means rule objects whose ``could_match`` always returns True: each rule
-class is subclassed here and passed as ``rules=``, so the engine parses and analyses every file.
-Findings with and without the prefilter must be identical, and for every file the prefilter
-rejects, the always-match rules must find nothing.
+"Without the prefilter" means rule objects whose ``could_match`` and ``could_match_tree`` always
+return True: each rule class is subclassed here and passed as ``rules=``, so the engine parses
+and analyses every file. Findings with and without the gates must be identical, and for every
+file the prefilter rejects, the always-match rules must find nothing. For the tree gates, each
+rule is also checked on its own: whenever it reports or plans an edit with its gates off (alone,
+or among all rules as the engine runs them), its tree gate must accept the file's ``ast`` tree.
 
 Also: ``scripts/bench.py --quick`` runs end to end and produces a markdown table.
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
 import hashlib
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Sequence
 from pathlib import Path
 
+import libcst as cst
 import pytest
+from test_fixture_projects import _copy, _options
+from test_fixture_projects import _projects as _fixture_projects
 
-from ssot_codemod.engine import could_match, fix_source
+from ssot_codemod.analysis import ModuleIndex
+from ssot_codemod.api import RunResult, apply_paths, check_paths
+from ssot_codemod.engine import could_match, fix_source, parse_module
 from ssot_codemod.files import read_source
-from ssot_codemod.rules import ALL_RULES
-from ssot_codemod.rules.base import Rule
+from ssot_codemod.rules import ALL_RULES, RULES_BY_CODE
+from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import EngineError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +43,17 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 def _always(rule: Rule) -> Rule:
     cls = type(rule)
-    unfiltered = type(f"Unfiltered{cls.__name__}", (cls,), {"could_match": lambda self, d: True})
+    unfiltered = type(
+        f"Unfiltered{cls.__name__}",
+        (cls,),
+        {"could_match": lambda self, d: True, "could_match_tree": lambda self, t: True},
+    )
     return unfiltered()  # type: ignore[no-any-return]
 
 
 UNFILTERED: tuple[Rule, ...] = tuple(_always(rule) for rule in ALL_RULES)
+# The rules whose tree gate has an opinion (the others' findings depend on other files too).
+TREE_GATED = ("SSC001", "SSC002", "SSC005")
 
 
 def _key(findings: tuple[object, ...]) -> list[tuple[object, ...]]:
@@ -69,6 +87,43 @@ def _compare(path: Path) -> None:
             assert unfiltered == ([], read_source(data).text), (
                 f"could_match() is False for {path}, yet the rules find something"
             )
+    _tree_gates_hide_nothing(path, data)
+
+
+def _plan(module: object, rules: Sequence[Rule], *, unsafe: bool) -> Plan:
+    """What *rules* plan for the parsed *module*, the way the engine runs them (one shared
+    plan and index, in catalogue order), with no gate at all."""
+    assert isinstance(module, cst.Module)
+    plan = Plan(unsafe_fixes=unsafe)
+    index = ModuleIndex(module, None)
+    for rule in rules:
+        rule.analyze(module, index, plan)
+    return plan
+
+
+def _tree_gates_hide_nothing(path: Path, data: bytes) -> None:
+    """Whenever a rule reports or plans an edit, its tree gate accepts the file's ast tree."""
+    try:
+        text = read_source(data).text
+        tree = ast.parse(text)
+        module = parse_module(text)
+    except (EngineError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+        return  # no ast tree (the engine then gates nothing) or no LibCST tree (no findings)
+    for unsafe in (False, True):
+        together = _plan(module, UNFILTERED, unsafe=unsafe)
+        for code in sorted({f.code for f in together.findings}):
+            assert RULES_BY_CODE[code].could_match_tree(tree), (
+                f"{code}'s tree gate rejects {path}, which it reports among all rules "
+                f"(unsafe={unsafe})"
+            )
+        for rule in UNFILTERED:
+            alone = _plan(module, [rule], unsafe=unsafe)
+            edits = alone.replacements or alone.removals or alone.insertions
+            if alone.findings or edits:
+                assert RULES_BY_CODE[rule.code].could_match_tree(tree), (
+                    f"{rule.code}'s tree gate rejects {path}, which it reports or edits on its "
+                    f"own (unsafe={unsafe})"
+                )
 
 
 def _fixture_files() -> list[Path]:
@@ -137,15 +192,21 @@ def _stdlib_sample() -> list[Path]:
 
 @pytest.mark.slow
 def test_stdlib_prefilter_rejects_only_files_without_findings() -> None:
-    """For a stdlib sample: could_match(data) is False => always-match rules find nothing."""
+    """For a stdlib sample: could_match(data) is False, or it is True but the tree gates leave
+    no rule (the engine does not parse the file) => always-match rules find nothing."""
     files = _stdlib_sample()
     assert len(files) >= 100
     hidden: list[str] = []
-    rejected = 0
+    rejected = tree_rejected = 0
     for path in files:
         data = path.read_bytes()
         if could_match(data):
-            continue
+            try:
+                if fix_source(read_source(data).text).parsed:
+                    continue
+            except (EngineError, UnicodeDecodeError):
+                continue
+            tree_rejected += 1
         rejected += 1
         try:
             result = fix_source(read_source(data).text, rules=UNFILTERED, unsafe_fixes=True)
@@ -154,6 +215,8 @@ def test_stdlib_prefilter_rejects_only_files_without_findings() -> None:
         if result.findings:
             hidden.append(f"{path}: {[(f.code, f.line) for f in result.findings]}")
     assert rejected > 50
+    # On 3.11: test_regrtest.py and unittest/async_case.py (see test_stdlib.py).
+    assert tree_rejected >= 2 or sys.version_info[:2] != (3, 11)
     assert not hidden, "the prefilter hid findings:\n" + "\n".join(hidden)
 
 
@@ -483,3 +546,74 @@ def test_twin_scan_lets_very_long_twins_through(name: str) -> None:
     assert any(f.code == "SSC003" for f in found)
     for ending in ("\n", "\r\n", "\r"):
         assert could_match(text.replace("\n", ending).encode()), f"{name} ({ending!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# the tree gates (issue 11): files whose bytes pass a rule's prefilter but whose ast tree holds
+# nothing the rule looks for never reach LibCST
+
+
+def _tree_gate_near_misses() -> list[Path]:
+    return sorted(FIXTURES.glob("*/nearmiss_tree_gate_*.py"))
+
+
+def test_there_is_a_tree_gate_near_miss_for_each_gated_rule() -> None:
+    assert sorted({p.parent.name for p in _tree_gate_near_misses()}) == list(TREE_GATED)
+
+
+@pytest.mark.parametrize("path", _tree_gate_near_misses(), ids=lambda p: p.parent.name)
+def test_tree_gate_near_miss_is_not_parsed_with_libcst(path: Path) -> None:
+    rule = RULES_BY_CODE[path.parent.name]
+    text = read_source(path.read_bytes()).text
+    assert rule.could_match(path.read_bytes()), "the near miss must pass the byte prefilter"
+    assert not rule.could_match_tree(ast.parse(text))
+    result = fix_source(text, rules=[rule])
+    assert (result.parsed, result.findings, result.code) == (False, (), text)
+    # With the gate off, LibCST parses it and the rule finds nothing: the gate hid nothing.
+    unfiltered = fix_source(text, rules=[_always(rule)])
+    assert (unfiltered.parsed, unfiltered.findings, unfiltered.code) == (True, (), text)
+
+
+def test_stdlib_async_case_stops_at_the_tree_gate() -> None:
+    """unittest/async_case.py defines asyncSetUp and calls setUp: SSC002's byte prefilter
+    passes, its tree gate does not (no async hook calls a sync one)."""
+    path = STDLIB / "unittest" / "async_case.py"
+    if not path.is_file():
+        pytest.skip("no unittest/async_case.py in this interpreter's stdlib")
+    data = path.read_bytes()
+    assert could_match(data)
+    text = read_source(data).text
+    result = fix_source(text)
+    assert (result.parsed, result.findings, result.code) == (False, (), text)
+    _compare(path)
+
+
+def _project_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("name", _fixture_projects())
+def test_fixture_project_same_results_without_tree_gates(name: str, tmp_path: Path) -> None:
+    """Through the library API, with the project view (other files decide some findings):
+    check and apply --dry-run give the same findings and rewrites with the tree gates off, and
+    every finding of a tree-gated rule is in a file its gate accepts."""
+    root = _copy(name, tmp_path)
+    for unsafe in (False, True):
+        options = _options(root, unsafe=unsafe)
+        ungated = dataclasses.replace(options, tree_gates=False)
+        for run in (check_paths, functools.partial(apply_paths, dry_run=True)):
+            gated_result = run([root], options)
+            ungated_result = run([root], ungated)
+            assert _outcome(gated_result) == _outcome(ungated_result), (name, unsafe, run)
+            assert gated_result.parsed <= ungated_result.parsed
+        for file in ungated_result.files:
+            codes = {f.code for f in file.findings} & set(TREE_GATED)
+            if not codes:
+                continue
+            tree = ast.parse(read_source(file.path.read_bytes()).text)
+            for code in sorted(codes):
+                assert RULES_BY_CODE[code].could_match_tree(tree), (file.path, code, unsafe)
+
+
+def _outcome(result: RunResult) -> list[tuple[object, ...]]:
+    return [(str(f.path), f.status, f.error, f.new, tuple(_key(f.findings))) for f in result.files]

@@ -102,6 +102,9 @@ class Options:
     # Internal (tests compare both ways): False sends every candidate to the engine (LibCST),
     # also those whose findings ``check`` reads from the project index's ``ast`` trees.
     ast_findings: bool = True
+    # Internal (tests compare both ways): False sends every candidate to LibCST, also those the
+    # rules' gates over CPython's ast tree rule out (``Rule.could_match_tree``).
+    tree_gates: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,6 +284,7 @@ def _run(
                     budget=None if left is None else max(left, 1e-3),
                     file_timeout=budget,
                     context=context,
+                    tree_gates=options.tree_gates,
                 )
             )
 
@@ -361,7 +365,7 @@ def _finish(
         findings=outcome.findings,
         original=outcome.original,
         new=outcome.new,
-        parsed=True,
+        parsed=outcome.parsed,
     )
     if outcome.new_bytes is None or outcome.new_bytes == original:
         return base, False

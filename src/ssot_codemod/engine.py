@@ -1,4 +1,12 @@
-"""Parse once, run the selected rules, apply their plan, verify the result. Never touches disk."""
+"""Parse once, run the selected rules, apply their plan, verify the result. Never touches disk.
+
+A text goes through two gates before LibCST sees it: each rule's byte prefilter
+(``Rule.could_match``), then CPython's parser - which guards LibCST's parser against input that
+would crash it - and each rule's gate over that ``ast`` tree (``Rule.could_match_tree``).
+:func:`screen` runs both; only a text some rule still wants is parsed with LibCST. Importing
+this module does not import LibCST (``lazy_cst.py``): a run whose candidates all fail the tree
+gates never pays for it. :func:`load_libcst` imports what the LibCST stage needs.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,62 @@ import difflib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from ssot_codemod.analysis import ModuleIndex
-from ssot_codemod.module_edits import add_helper_and_imports
+from ssot_codemod.lazy_cst import cst
 from ssot_codemod.nesting import deeper_than
 from ssot_codemod.project.context import ProjectContext
 from ssot_codemod.rules import ALL_RULES
 from ssot_codemod.rules import could_match as could_match  # the prefilter, re-exported
 from ssot_codemod.rules.base import Plan, Rule
-from ssot_codemod.sourcemap import SourceMap
 from ssot_codemod.types import EngineError, Finding, FixResult
+
+if TYPE_CHECKING:
+    from ssot_codemod.sourcemap import SourceMap
+
+
+def load_libcst() -> None:
+    """Import LibCST and the engine's modules built on it (~0.3 s, once per process), so that a
+    caller can do it outside a file's time budget before :func:`fix_source` needs them."""
+    import libcst  # noqa: F401
+
+    import ssot_codemod.module_edits
+    import ssot_codemod.plan_apply
+    import ssot_codemod.rules._visitors
+    import ssot_codemod.sourcemap  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Screened:
+    """What the gates left of a text's rules, and CPython's syntax error for it, if any."""
+
+    rules: tuple[Rule, ...]  # empty: no rule can find anything, LibCST need not parse the text
+    # CPython refused the text (LibCST, which may accept newer grammar, still gets it): its
+    # position is the one reported should LibCST refuse it too.
+    syntax_error: SyntaxError | None = None
+
+
+def screen(
+    source: str,
+    *,
+    rules: Sequence[Rule] | None = None,
+    prefiltered: bool = False,
+    tree_gates: bool = True,
+) -> Screened:
+    """The rules that may find something in *source*, by its bytes and by its ``ast`` tree.
+
+    Raises :class:`EngineError` for input that would crash LibCST's parser. A text CPython
+    cannot parse keeps every rule its bytes passed. ``tree_gates=False`` skips the rules' tree
+    gates (the tests compare both ways).
+    """
+    candidates = _candidates(source, rules, prefiltered=prefiltered)
+    if not candidates:
+        return Screened(())
+    tree, syntax_error = _refuse_parser_crashers(source)
+    if tree is not None and tree_gates:
+        candidates = [rule for rule in candidates if rule.could_match_tree(tree)]
+    return Screened(tuple(candidates), syntax_error)
 
 
 def fix_source(
@@ -30,11 +82,15 @@ def fix_source(
     fix: bool = True,
     prefiltered: bool = False,
     context: ProjectContext | None = None,
+    tree_gates: bool = True,
+    screened: Screened | None = None,
 ) -> FixResult:
     """Findings for ``source`` and the rewritten text (equal to ``source`` when nothing applies).
 
     ``prefiltered=True`` says the caller already kept only the rules whose ``could_match``
-    accepted these bytes (the api does, to choose the files worth parsing).
+    accepted these bytes (the api does, to choose the files worth parsing). ``screened`` is
+    :func:`screen`'s result for this very ``source`` when the caller ran it already (then
+    ``rules``, ``prefiltered`` and ``tree_gates`` only matter for the verification pass).
     With ``fix=False`` (``check``) only the findings are computed; ``code`` is the source.
     ``context`` is what the project index knows about the other files (bases defined there);
     without it, anything outside this module is unknown (the single-file view).
@@ -48,6 +104,8 @@ def fix_source(
         fix=fix,
         prefiltered=prefiltered,
         context=context,
+        tree_gates=tree_gates,
+        screened=screened,
     )
     if result.changed:
         _verify(
@@ -57,6 +115,7 @@ def fix_source(
             unsafe_fixes=unsafe_fixes,
             helper_module=helper_module,
             context=context,
+            tree_gates=tree_gates,
         )
     return result
 
@@ -79,13 +138,20 @@ def _run(
     fix: bool = True,
     prefiltered: bool = False,
     context: ProjectContext | None = None,
+    tree_gates: bool = True,
+    screened: Screened | None = None,
 ) -> tuple[FixResult, _Rewrite | None]:
-    candidates = _candidates(source, rules, prefiltered=prefiltered)
-    if not candidates:
-        return FixResult(source, source), None
+    if screened is None:
+        screened = screen(source, rules=rules, prefiltered=prefiltered, tree_gates=tree_gates)
+    if not screened.rules:
+        return FixResult(source, source, parsed=False), None
 
-    module = parse_module(source)
-    index, plan = _analyze(module, candidates, unsafe_fixes=unsafe_fixes, context=context)
+    from ssot_codemod.module_edits import add_helper_and_imports  # LibCST: parsed files only
+    from ssot_codemod.plan_apply import PlanApplier
+    from ssot_codemod.sourcemap import SourceMap
+
+    module = _parse_libcst(source, screened.syntax_error)
+    index, plan = _analyze(module, screened.rules, unsafe_fixes=unsafe_fixes, context=context)
     if not plan.findings:
         return FixResult(source, source), None
 
@@ -98,7 +164,7 @@ def _run(
     )
     if not _edits(plan):
         return FixResult(source, source, findings), None
-    applier = _PlanApplier(plan, ancestors)
+    applier = PlanApplier(plan, ancestors)
     new_module = module.visit(applier)
     if not isinstance(new_module, cst.Module):  # pragma: no cover - a Module always comes back
         raise EngineError("internal error: the rewrite removed the module")
@@ -203,7 +269,12 @@ def parse_module(source: str) -> cst.Module:
     A syntax error is reported at CPython's position (``line L:C``, column 1-based): LibCST's
     error position can be lines away from the real error.
     """
-    cpython_error = _refuse_parser_crashers(source)
+    _tree, cpython_error = _refuse_parser_crashers(source)
+    return _parse_libcst(source, cpython_error)
+
+
+def _parse_libcst(source: str, cpython_error: SyntaxError | None) -> cst.Module:
+    """:func:`parse_module` once the crash guard let *source* through."""
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -232,13 +303,14 @@ def _syntax_error_message(exc: SyntaxError) -> str:
     return f"cannot parse: line {exc.lineno}{column}: {message}"
 
 
-def _refuse_parser_crashers(source: str) -> SyntaxError | None:
+def _refuse_parser_crashers(source: str) -> tuple[ast.Module | None, SyntaxError | None]:
     """Turn input that would crash LibCST's parser into a per-file error.
 
     A segfault cannot be caught, so CPython's own parser (fast, and hardened against such input)
     looks first. A plain syntax error is left to LibCST, which may accept newer grammar than the
     running interpreter, and returned so that LibCST's error can be reported at CPython's exact
-    position; only what CPython refuses as too deep or too complex stops here.
+    position; only what CPython refuses as too deep or too complex stops here. Returns CPython's
+    tree (None when it has none) and its syntax error (None when it has none).
     """
     try:
         with warnings.catch_warnings():
@@ -249,15 +321,15 @@ def _refuse_parser_crashers(source: str) -> SyntaxError | None:
     except SyntaxError as exc:
         if "too many nested" in str(exc.msg) or "too complex" in str(exc.msg):
             raise EngineError(f"cannot parse: {exc.msg}") from None
-        return exc
+        return None, exc
     except ValueError:
-        return None
+        return None, None
     if deeper_than(tree, source.encode("utf-8", "surrogatepass"), MAX_NESTING):
         raise EngineError(
             f"cannot parse: nested more than {MAX_NESTING} levels deep, which crashes "
             "LibCST's parser"
         )
-    return None
+    return tree, None
 
 
 def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
@@ -292,6 +364,7 @@ def _verify(
     unsafe_fixes: bool,
     helper_module: str | None,
     context: ProjectContext | None,
+    tree_gates: bool = True,
 ) -> None:
     """A rewrite is written only if it compiles and a second pass changes nothing.
 
@@ -327,68 +400,9 @@ def _verify(
             unsafe_fixes=unsafe_fixes,
             helper_module=helper_module,
             context=context,
+            tree_gates=tree_gates,
         )
     except EngineError as exc:
         raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
     if again.changed:
         raise EngineError("rewrite is not stable (a second pass changes it again); not written")
-
-
-class _PlanApplier(cst.CSTTransformer):
-    """Applies a plan keyed by the identity of original nodes, in a single pass."""
-
-    def __init__(self, plan: Plan, ancestors: set[int]) -> None:
-        super().__init__()
-        self.plan = plan
-        self.ancestors = ancestors
-        self.replaced: list[cst.CSTNode] = []  # original nodes removed or replaced
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        # Only paths leading to an edited node are rebuilt; everything else is kept as is.
-        return id(node) in self.ancestors
-
-    def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel:
-        key = id(original_node)
-        inserted = self.plan.insertions.get(key)
-        if inserted is not None:
-            kept = self._leave(original_node, updated_node)
-            if isinstance(kept, cst.RemovalSentinel):
-                return cst.FlattenSentinel(inserted)  # type: ignore[return-value]
-            return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value]
-        return self._leave(original_node, updated_node)
-
-    def _leave(
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel:
-        key = id(original_node)
-        if key in self.plan.removals:
-            self.replaced.append(original_node)
-            return cst.RemovalSentinel.REMOVE
-        replacement = self.plan.replacements.get(key)
-        if replacement is not None:
-            self.replaced.append(original_node)
-            return replacement
-        if (
-            isinstance(original_node, cst.IndentedBlock)
-            and isinstance(updated_node, cst.IndentedBlock)
-            and original_node.body
-            and updated_node.body
-            and id(original_node.body[0]) in self.plan.removals
-        ):
-            # The new first statement of the block should not start with a blank line.
-            first = updated_node.body[0]
-            assert isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
-            kept = list(first.leading_lines)
-            while kept and kept[0].comment is None:
-                kept.pop(0)
-            updated_node = updated_node.with_changes(
-                body=[first.with_changes(leading_lines=kept), *updated_node.body[1:]]
-            )
-        # A block whose every statement was removed still needs a statement.
-        if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
-            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
-        if isinstance(updated_node, cst.SimpleStatementSuite) and not updated_node.body:
-            return updated_node.with_changes(body=[cst.Pass()])
-        return updated_node

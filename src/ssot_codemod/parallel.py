@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ssot_codemod.results import one_line
 from ssot_codemod.types import EngineError, Finding
@@ -22,6 +22,8 @@ from ssot_codemod.types import EngineError, Finding
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from ssot_codemod.engine import Screened
+    from ssot_codemod.files import SourceText
     from ssot_codemod.project.context import ProjectContext
 
 __all__ = [
@@ -62,6 +64,7 @@ class Task:
     file_timeout: float | None = None  # the configured limit, named when the file is given up
     # What the project index knows about the other files, for this one (None: single file).
     context: ProjectContext | None = None
+    tree_gates: bool = True  # False: LibCST parses every candidate (tests compare both ways)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Computed:
     new: str | None = None
     new_bytes: bytes | None = None
     error: str | None = None
+    parsed: bool = True  # False: the tree gates ruled every rule out before LibCST's parse
 
 
 _RULE_CACHE: dict[tuple[str, ...], list[Any]] = {}
@@ -94,54 +98,112 @@ def _gave_up(task: Task) -> Computed:
 
 
 def compute(task: Task) -> Computed:
-    """Decode, fix and re-encode one candidate file within its budget. Never raises."""
+    """Decode, fix and re-encode one candidate file within its budget. Never raises.
+
+    In two steps: CPython's parser and the rules' tree gates (:func:`engine.screen`), then
+    LibCST for a file that some rule still wants. LibCST is imported in between, outside the
+    file's budget: it is the process's start-up, not this file's work (pool workers import it
+    before their first file), and a run whose candidates all fail the tree gates never does.
+    """
+    import time
+
     from ssot_codemod.deadline import FileTimeout, deadline
 
-    _warm()  # before the budget starts (a no-op after the worker's first file)
+    started = time.monotonic()
     try:
         with deadline(task.budget):
-            return _compute_unbounded(task)
+            first = _guarded(task, _screen)
+        spent = time.monotonic() - started
+        if isinstance(first, Computed):
+            return first
+        source, screened = first
+        loaded = _guarded(task, _load_libcst)
+        if isinstance(loaded, Computed):
+            return loaded
+        left = None if task.budget is None else max(task.budget - spent, 1e-3)
+        with deadline(left):
+            return _guarded(task, lambda task: _fix(task, source, screened))
     except FileTimeout:
         return _gave_up(task)
 
 
 def _warm() -> None:
-    """Import what the work needs, so that start-up is not charged to the first file's budget."""
+    """Import what the work needs, so that start-up is not charged to the first file's budget
+    (LibCST only where a file needs it: see :func:`compute`)."""
     import ssot_codemod.engine
     import ssot_codemod.files  # noqa: F401
 
 
+def _warm_worker() -> None:
+    """A pool worker's start-up: it was started because there are many candidates, so LibCST is
+    imported as well (the parent's kill timers count from when a file was handed over)."""
+    _warm()
+    _load_libcst(None)
+
+
 def _start_worker() -> None:
-    """A worker's first step: what screening needs (cheap); the engine comes with its first
-    file or :meth:`EarlyPool.warm`, so a worker can screen files before LibCST is imported."""
+    """A worker's first step: what screening and the tree gates need (cheap). LibCST comes
+    with :func:`_warm_worker` (:meth:`EarlyPool.warm`, or :func:`compute` outside the file's
+    budget), so a worker can screen files before it is imported."""
     import ssot_codemod.screening  # noqa: F401
 
+    _warm()
 
-def _compute_unbounded(task: Task) -> Computed:
+
+def _load_libcst(task: Task | None) -> None:
+    from ssot_codemod.engine import load_libcst
+
+    load_libcst()
+
+
+def _screen(task: Task) -> Computed | tuple[SourceText, Screened]:
+    """The file's text and the rules left after the gates; a result when none is left."""
+    from ssot_codemod.engine import screen
+    from ssot_codemod.files import read_source
+
+    source = read_source(task.data)
+    screened = screen(
+        source.text, rules=_rules_for(task.codes), prefiltered=True, tree_gates=task.tree_gates
+    )
+    if not screened.rules:
+        return Computed(task.index, parsed=False)  # what a file no rule matched gets
+    return source, screened
+
+
+def _fix(task: Task, source: SourceText, screened: Screened) -> Computed:
+    from ssot_codemod.engine import fix_source
+    from ssot_codemod.files import encode_source
+
+    result = fix_source(
+        source.text,
+        rules=_rules_for(task.codes),
+        unsafe_fixes=task.unsafe_fixes,
+        helper_module=task.helper_module,
+        fix=task.fix,
+        prefiltered=True,
+        context=task.context,
+        tree_gates=task.tree_gates,
+        screened=screened,
+    )
+    if not result.changed:
+        return Computed(task.index, findings=result.findings, parsed=result.parsed)
+    new_bytes = encode_source(result.code, source)
+    return Computed(
+        task.index,
+        findings=result.findings,
+        original=result.source,
+        new=result.code,
+        new_bytes=new_bytes,
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(task: Task, step: Callable[[Task], _T]) -> _T | Computed:
+    """*step*'s value, or the file's error result: a bug must cost one file, not the run."""
     try:
-        from ssot_codemod.engine import fix_source
-        from ssot_codemod.files import encode_source, read_source
-
-        source = read_source(task.data)
-        result = fix_source(
-            source.text,
-            rules=_rules_for(task.codes),
-            unsafe_fixes=task.unsafe_fixes,
-            helper_module=task.helper_module,
-            fix=task.fix,
-            prefiltered=True,
-            context=task.context,
-        )
-        if not result.changed:
-            return Computed(task.index, findings=result.findings)
-        new_bytes = encode_source(result.code, source)
-        return Computed(
-            task.index,
-            findings=result.findings,
-            original=result.source,
-            new=result.code,
-            new_bytes=new_bytes,
-        )
+        return step(task)
     except EngineError as exc:
         return Computed(task.index, error=one_line(str(exc)))
     except RecursionError:
@@ -174,7 +236,7 @@ def _compute_one_by_one(
                 if pool is None:
                     pool = new_pool(1)
                     try:
-                        pool.submit(_warm).result(timeout=_POOL_STARTUP)
+                        pool.submit(_warm_worker).result(timeout=_POOL_STARTUP)
                     except FutureTimeout:  # not this file's fault: no usable worker
                         kill(pool)
                         pool = None
@@ -245,6 +307,7 @@ class EarlyPool:
         self.jobs = jobs
         self.expected = 0
         self.started = False  # tried once: a pool that could not start is not retried
+        self.warmed = False
         self.pool: ProcessPoolExecutor | None = None
 
     def expect_task(self) -> None:
@@ -269,12 +332,9 @@ class EarlyPool:
 
     def warm(self) -> None:
         """Have the workers import the engine (LibCST) now, while this process is busy."""
-        if self.pool is not None:
-            for _ in range(self.jobs):
-                try:
-                    self.pool.submit(_warm)
-                except Exception:  # a broken pool: compute_all replaces it
-                    return
+        if self.pool is not None and not self.warmed:
+            self.warmed = True
+            _warm_pool(self.pool, self.jobs)
 
     def take(self) -> ProcessPoolExecutor | None:
         pool, self.pool = self.pool, None
@@ -287,6 +347,16 @@ class EarlyPool:
             kill(pool)
 
 
+def _warm_pool(pool: ProcessPoolExecutor, workers: int) -> None:
+    """One LibCST import per worker, queued before any file (best effort: a worker that did not
+    get one imports it in :func:`compute`, outside the file's budget)."""
+    for _ in range(workers):
+        try:
+            pool.submit(_warm_worker)
+        except Exception:  # a broken pool: the caller finds out with its first file
+            return
+
+
 def compute_all(
     tasks: list[Task],
     jobs: int,
@@ -295,6 +365,7 @@ def compute_all(
 ) -> dict[int, Computed]:
     from ssot_codemod.deadline import can_interrupt
 
+    warmed = early is not None and early.warmed
     started_pool = early.take() if early is not None else None
     results: dict[int, Computed] = {}
     if jobs <= 1 or len(tasks) < MIN_POOL_CANDIDATES:
@@ -323,7 +394,10 @@ def compute_all(
     pool: ProcessPoolExecutor | None = None
     pending: dict[Future[Computed], Task] = {}
     try:
-        pool = started_pool if started_pool is not None else new_pool(min(jobs, len(tasks)))
+        workers = min(jobs, len(tasks))
+        pool = started_pool if started_pool is not None else new_pool(workers)
+        if not (started_pool is not None and warmed):
+            _warm_pool(pool, workers)
         pending = {pool.submit(compute, task): task for task in tasks}
         started = False
         while pending:

@@ -29,6 +29,9 @@ class FixResult:
     source: str
     code: str
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    # False when no rule could match the text (its bytes or its ast tree) and LibCST never
+    # parsed it: the result of a file no rule matched.
+    parsed: bool = True
 
     @property
     def changed(self) -> bool:

@@ -8,6 +8,7 @@ original source and rules cannot trip over each other's output.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -79,6 +80,15 @@ class Rule:
 
     def could_match(self, data: bytes) -> bool:
         return all(any(needle in data for needle in group) for group in self.needles)
+
+    def could_match_tree(self, tree: ast.Module) -> bool:
+        """The second gate, over CPython's ``ast`` tree of a file whose bytes passed
+        :meth:`could_match` (the engine parses it anyway, to guard LibCST's parser): False
+        only when :meth:`analyze` can neither report nor plan anything in that module, in any
+        project context. True (the default) means no opinion: rules whose findings depend on
+        other files keep it.
+        """
+        return True
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         raise NotImplementedError

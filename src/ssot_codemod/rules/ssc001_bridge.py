@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import ClassVar
 
@@ -19,6 +20,7 @@ from ssot_codemod.rules._common import (
     iter_methods,
     source_of,
 )
+from ssot_codemod.rules._tree_gate import calls_attribute, found_inside, names_string
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -115,6 +117,24 @@ class BridgeRule(Rule):
         ):
             return True
         return _HOOK_AFTER_COMMENT.search(data) is not None
+
+    def could_match_tree(self, tree: ast.Module) -> bool:
+        """A sync ``def`` holding a call of ``<x>.asyncSetUp`` (or another hook) or the hook's
+        name as a string.
+
+        Everything :meth:`analyze` reports is in a sync method: a bridge (``bridges_in``) has
+        ``recv.<hook>()`` as an argument; a loose shape (``LooseBridgeFinder``) needs a hook
+        mention (``HookMention``: ``<x>.<hook>()``, or ``getattr(x, '<hook>')``), since a
+        local it follows was assigned from one. Hook names are ASCII, and ``ast`` spells an
+        ASCII identifier as written (it only NFKC-normalises), so every name LibCST matches is
+        seen here too. Arguments, receivers and the runner are not checked: the gate only has
+        to be weaker than the rule.
+        """
+        return found_inside(
+            tree,
+            lambda node: isinstance(node, ast.FunctionDef),
+            lambda node: calls_attribute(node, HOOK_HOSTS) or names_string(node, HOOK_HOSTS),
+        )
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():

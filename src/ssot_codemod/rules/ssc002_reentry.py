@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,6 +16,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._common import bridges_in, first_param, is_async, source_of
+from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -77,6 +79,20 @@ class ReentryRule(Rule):
             and _SYNC_CALL.search(data) is not None
         )
 
+    def could_match_tree(self, tree: ast.Module) -> bool:
+        """An ``async def asyncSetUp``/``asyncTearDown`` holding a call of ``<x>.setUp`` or
+        ``<x>.tearDown``: :meth:`analyze` only reports calls ``SyncCallFinder`` finds in such a
+        function (``recv.setUp()``, ``super().setUp()``, ``super(C, recv).setUp()``). ASCII
+        names are spelled the same in ``ast`` (see SSC001's gate); the receiver, the arguments
+        and which hook pairs with which sync method are not checked.
+        """
+        sync_names = set(SYNC_FOR_HOOK.values())
+        return found_inside(
+            tree,
+            lambda node: isinstance(node, ast.AsyncFunctionDef) and node.name in SYNC_FOR_HOOK,
+            lambda node: calls_attribute(node, sync_names),
+        )
+
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
             for hook, sync_name in SYNC_FOR_HOOK.items():
@@ -84,7 +100,11 @@ class ReentryRule(Rule):
                 if func is None or not is_async(func):
                     continue
                 receiver = first_param(func)
-                if receiver is None or sync_name not in index.code_for(func):
+                # Every call _sync_calls finds spells sync_name in the function's text, so
+                # this skips only functions where it finds nothing. The function's own code
+                # generation, not index.code_for: that would build the whole module's
+                # SourceMap, which a file without findings never needs.
+                if receiver is None or sync_name not in module.code_for_node(func):
                     continue
                 for call in _sync_calls(func, receiver, sync_name):
                     self._handle(module, index, info, func, sync_name, call, plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import ClassVar
 
@@ -14,6 +15,7 @@ from ssot_codemod.rules._common import (
     source_of,
     unused_loop_locals,
 )
+from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
@@ -58,6 +60,20 @@ class IsolatedBridgeRule(Rule):
 
     def could_match(self, data: bytes) -> bool:
         return super().could_match(data) and _RUNNER.search(data) is not None
+
+    def could_match_tree(self, tree: ast.Module) -> bool:
+        """A sync ``def setUp``/``tearDown`` holding a call of ``<x>.asyncSetUp`` or
+        ``<x>.asyncTearDown``: every bridge :meth:`analyze` handles is in such a method
+        (``info.method(host)``; ``bridges_in`` skips async ones) with ``recv.<hook>()`` as an
+        argument. ASCII names are spelled the same in ``ast`` (see SSC001's gate). Whether the
+        class is an IsolatedAsyncioTestCase may depend on other files, so it is not checked.
+        """
+        hooks = set(_HOSTS.values())
+        return found_inside(
+            tree,
+            lambda node: isinstance(node, ast.FunctionDef) and node.name in _HOSTS,
+            lambda node: calls_attribute(node, hooks),
+        )
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
