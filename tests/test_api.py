@@ -461,3 +461,25 @@ def test_config_invalid_toml(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", "[tool.ssot-codemod\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(tmp_path)
+
+
+def test_a_run_gives_the_callers_gc_thresholds_back(tree: Path) -> None:
+    """Runs raise the collector's thresholds (gc_policy.py) only for their own duration."""
+    import gc
+
+    from ssot_codemod.gc_policy import RUN_THRESHOLDS
+
+    previous = gc.get_threshold()
+    gc.set_threshold(1234, 7, 8)
+    try:
+        seen: list[tuple[int, int, int]] = []
+        check_paths(["."], OPTS, progress=lambda done, total: seen.append(gc.get_threshold()))
+        assert seen and set(seen) == {RUN_THRESHOLDS}
+        assert gc.get_threshold() == (1234, 7, 8)
+        apply_paths(["."], OPTS, dry_run=True)
+        assert gc.get_threshold() == (1234, 7, 8)
+        with pytest.raises(ValueError):
+            check_paths(["."], Options(jobs=1, select=("SSC999",)))
+        assert gc.get_threshold() == (1234, 7, 8)
+    finally:
+        gc.set_threshold(*previous)

@@ -476,8 +476,10 @@ def check_paths(
 ) -> RunResult:
     """Report findings under *paths*. Never writes. Raises ValueError for unknown rule codes."""
     from ssot_codemod.deadline import alarm_handler
+    from ssot_codemod.gc_policy import fewer_collections
 
-    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+    # The alarm handler once per run: each file's deadline then only sets the timer.
+    with alarm_handler(), fewer_collections():
         return _run(paths, options, mode="check", progress=progress)
 
 
@@ -494,8 +496,10 @@ def apply_paths(
     Raises ValueError for unknown rule codes.
     """
     from ssot_codemod.deadline import alarm_handler
+    from ssot_codemod.gc_policy import fewer_collections
 
-    with alarm_handler():  # once per run: each file's deadline then only sets the timer
+    # The alarm handler once per run: each file's deadline then only sets the timer.
+    with alarm_handler(), fewer_collections():
         return _run(paths, options, mode="dry-run" if dry_run else "apply", progress=progress)
 
 

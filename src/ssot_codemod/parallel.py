@@ -146,7 +146,9 @@ def _start_worker() -> None:
     with :func:`_warm_worker` (:meth:`EarlyPool.warm`, or :func:`compute` outside the file's
     budget), so a worker can screen files before it is imported."""
     import ssot_codemod.screening  # noqa: F401
+    from ssot_codemod.gc_policy import for_worker
 
+    for_worker()
     _warm()
 
 
