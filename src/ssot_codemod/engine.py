@@ -57,6 +57,7 @@ def screen(
     rules: Sequence[Rule] | None = None,
     prefiltered: bool = False,
     tree_gates: bool = True,
+    context: ProjectContext | None = None,
 ) -> Screened:
     """The rules that may find something in *source*, by its bytes and by its ``ast`` tree.
 
@@ -69,7 +70,7 @@ def screen(
         return Screened(())
     tree, syntax_error = _refuse_parser_crashers(source)
     if tree is not None and tree_gates:
-        candidates = [rule for rule in candidates if rule.could_match_tree(tree)]
+        candidates = [rule for rule in candidates if rule.could_match_tree(tree, context)]
     return Screened(tuple(candidates), syntax_error)
 
 
@@ -142,7 +143,13 @@ def _run(
     screened: Screened | None = None,
 ) -> tuple[FixResult, _Rewrite | None]:
     if screened is None:
-        screened = screen(source, rules=rules, prefiltered=prefiltered, tree_gates=tree_gates)
+        screened = screen(
+            source,
+            rules=rules,
+            prefiltered=prefiltered,
+            tree_gates=tree_gates,
+            context=context,
+        )
     if not screened.rules:
         return FixResult(source, source, parsed=False), None
 

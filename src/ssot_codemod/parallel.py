@@ -165,7 +165,11 @@ def _screen(task: Task) -> Computed | tuple[SourceText, Screened]:
 
     source = read_source(task.data)
     screened = screen(
-        source.text, rules=_rules_for(task.codes), prefiltered=True, tree_gates=task.tree_gates
+        source.text,
+        rules=_rules_for(task.codes),
+        prefiltered=True,
+        tree_gates=task.tree_gates,
+        context=task.context,
     )
     if not screened.rules:
         return Computed(task.index, parsed=False)  # what a file no rule matched gets

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # LibCST is imported only once a file is parsed (see lazy_cst
     import libcst as cst
 
     from ssot_codemod.analysis import ModuleIndex
+    from ssot_codemod.project.context import ProjectContext
     from ssot_codemod.types import FixSafety
 
 
@@ -81,12 +82,12 @@ class Rule:
     def could_match(self, data: bytes) -> bool:
         return all(any(needle in data for needle in group) for group in self.needles)
 
-    def could_match_tree(self, tree: ast.Module) -> bool:
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
         """The second gate, over CPython's ``ast`` tree of a file whose bytes passed
         :meth:`could_match` (the engine parses it anyway, to guard LibCST's parser): False
-        only when :meth:`analyze` can neither report nor plan anything in that module, in any
-        project context. True (the default) means no opinion: rules whose findings depend on
-        other files keep it.
+        only when :meth:`analyze` can neither report nor plan anything in that module with
+        this project *context* (None: the single-file view). True (the default) means no
+        opinion.
         """
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ssot_codemod.analysis import ClassInfo, ModuleIndex
 from ssot_codemod.helper_source import HELPER_NAME
@@ -23,6 +23,9 @@ from ssot_codemod.rules._common import (
 from ssot_codemod.rules._tree_gate import calls_attribute, found_inside, names_string
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+if TYPE_CHECKING:
+    from ssot_codemod.project.context import ProjectContext
 
 # Every pattern here runs over whole files: each is linear by construction (see "Linear-time
 # gates" in docs/architecture.md): no two neighbouring quantified parts can match the same
@@ -118,7 +121,7 @@ class BridgeRule(Rule):
             return True
         return _HOOK_AFTER_COMMENT.search(data) is not None
 
-    def could_match_tree(self, tree: ast.Module) -> bool:
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
         """A sync ``def`` holding a call of ``<x>.asyncSetUp`` (or another hook) or the hook's
         name as a string.
 

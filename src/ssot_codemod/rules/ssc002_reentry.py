@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ssot_codemod.analysis import (
     LOCAL_PREFIX,
@@ -19,6 +19,9 @@ from ssot_codemod.rules._common import bridges_in, first_param, is_async, source
 from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+if TYPE_CHECKING:
+    from ssot_codemod.project.context import ProjectContext
 
 # Linear by construction (docs/architecture.md, "Linear-time gates"): each starts at a literal
 # and alternates between disjoint classes (`\s` / a literal / `\s` ...).
@@ -79,7 +82,7 @@ class ReentryRule(Rule):
             and _SYNC_CALL.search(data) is not None
         )
 
-    def could_match_tree(self, tree: ast.Module) -> bool:
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
         """An ``async def asyncSetUp``/``asyncTearDown`` holding a call of ``<x>.setUp`` or
         ``<x>.tearDown``: :meth:`analyze` only reports calls ``SyncCallFinder`` finds in such a
         function (``recv.setUp()``, ``super().setUp()``, ``super(C, recv).setUp()``). ASCII

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import ast
+from typing import TYPE_CHECKING, ClassVar
 
 from ssot_codemod.analysis import (
     LOCAL_PREFIX,
@@ -11,11 +12,15 @@ from ssot_codemod.analysis import (
     class_body,
     depends_on_defining_class,
     function_key,
+    normalized_ast_function,
 )
 from ssot_codemod.lazy_cst import cst
 from ssot_codemod.rules._twin_scan import may_have_twins
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+if TYPE_CHECKING:
+    from ssot_codemod.project.context import ProjectContext
 
 TWIN_METHODS = (
     "setUp",
@@ -70,6 +75,39 @@ class TwinRule(Rule):
         byte-level scan rules most files out without parsing them. (Its first step, one
         search for ``def <hook>(``, costs a third of counting each of the eight names.)"""
         return may_have_twins(data, _TWIN_NAMES)
+
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
+        """A class defining one hook twice (any bodies), or two definitions of a hook with
+        equal keys in this file, or one whose key equals a method of that name the project
+        context knows in another file. :meth:`analyze` reports nothing else: a redefinition
+        in one class, or an override whose key (:func:`~ssot_codemod.analysis.function_key`,
+        which is :func:`~ssot_codemod.analysis.normalized_ast_function` of the function's own
+        text) equals the key of the method it inherits, from this file or from the context.
+        Which class inherits from which is not checked: looser, never stricter."""
+        keys: dict[str, set[str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                names = [
+                    stmt.name
+                    for stmt in node.body
+                    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and stmt.name in _TWIN_NAMES
+                ]
+                if len(names) != len(set(names)):
+                    return True
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.name in _TWIN_NAMES:
+                    key = normalized_ast_function(node)
+                    seen = keys.setdefault(node.name, set())
+                    if key in seen:
+                        return True
+                    seen.add(key)
+        if context is not None and keys:
+            for external in context.classes:
+                for method in external.methods:
+                    if method.key in keys.get(method.name, ()):
+                        return True
+        return False
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():

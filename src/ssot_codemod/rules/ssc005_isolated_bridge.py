@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ssot_codemod.analysis import ClassInfo, ModuleIndex
 from ssot_codemod.lazy_cst import cst
@@ -18,6 +18,9 @@ from ssot_codemod.rules._common import (
 from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
+
+if TYPE_CHECKING:
+    from ssot_codemod.project.context import ProjectContext
 
 # The bridge shapes SSC005 removes: a runner called with ``<name>.asyncSetUp()`` (or the
 # tearDown hook) as its first argument.
@@ -61,7 +64,7 @@ class IsolatedBridgeRule(Rule):
     def could_match(self, data: bytes) -> bool:
         return super().could_match(data) and _RUNNER.search(data) is not None
 
-    def could_match_tree(self, tree: ast.Module) -> bool:
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
         """A sync ``def setUp``/``tearDown`` holding a call of ``<x>.asyncSetUp`` or
         ``<x>.asyncTearDown``: every bridge :meth:`analyze` handles is in such a method
         (``info.method(host)``; ``bridges_in`` skips async ones) with ``recv.<hook>()`` as an
