@@ -21,7 +21,7 @@ import hypothesmith
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from ssot_codemod.nesting import _SLACK, _pieces, _Text, deeper_than
+from ssot_codemod.nesting import _SLACK, _pieces, _Text, _utf8, deeper_than
 
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 
@@ -191,16 +191,22 @@ def test_tiny_limits(limit: int) -> None:
 
 
 def test_a_coding_cookie() -> None:
-    """Positions count UTF-8 bytes of the decoded text, whatever the file's encoding."""
+    """Positions count UTF-8 bytes of the decoded text, whatever the file's encoding; a ``str``
+    source (the engine's, encoded to UTF-8 for the call) is parsed ignoring its cookie."""
     neg = "-" * 40 + "x"
     # A character is 1 byte in latin-1 and 2 in UTF-8; 4 bytes in GB18030 and 3 in UTF-8.
-    for encoding, char in (("latin-1", "é"), ("gb18030", chr(0x20AC))):
+    for encoding, char in (("latin-1", "é"), ("gb18030", chr(0x20AC)), ("utf-8", "é")):
         for source in (
             f"# -*- coding: {encoding} -*-\ns = '{char * 30}'; t = {neg}\n",
             f"#!/bin/python\n# coding={encoding}\nx = (\n  '{char * 30}',\n  {neg}\n)\n",
+            f"# coding: {encoding}\nx = 1\n# coding: utf-8 {char}\ny = {neg}\n",
         ):
             data = source.encode(encoding)
             _check_around(ast.parse(data), data)
+            data = source.encode("utf-8")
+            _check_around(ast.parse(source), data)
+    source = f"# coding: no-such-codec\ns = 'é'; t = {neg}\n"
+    _check_around(ast.parse(source), source.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +237,10 @@ def test_the_bound_holds_on_a_stdlib_sample() -> None:
         tree = _parse(data)
         if tree is None:
             continue
-        text = _Text(data)
+        utf8 = _utf8(data)
+        if utf8 is None:
+            continue  # a latin-1 file: deeper_than visits every node
+        text = _Text(utf8)
         skip = _inside_strings(tree)
         for node in ast.walk(tree):
             if id(node) in skip or not isinstance(node, (ast.expr, ast.stmt)):

@@ -33,26 +33,41 @@ except these *flat* steps, which may shed no mark:
 - into a leaf with no mark (``Load``, ``Add``, an empty ``arguments``, f-string literal text):
   only as the last step, after a step from a node owning a mark, which is strict.
 
-Flat steps are never consecutive, so each one after the first is paid for by the step before
-it, which sheds at least two marks; only the first step can be an unpaid flat step, or the one
-``MatchValue`` step. Counting shed marks along the path, ``marks(N) >= (h - 1) - 1``.
+Flat steps are never consecutive, so each one is paid for by the step before it, which sheds
+at least two marks, except the path's first step (its payer, if any, is above N) and the one
+``MatchValue`` step; not both (a path through a ``MatchValue`` starts in a pattern, where no
+other step is flat). Adding up the marks shed along the path: ``marks(N) >= (h - 1) - 1``.
+
+The claim holds for a compound statement N too, its blocks included: its step to a block's
+statement, handler or case sheds its keyword and colon at least, and the flat steps below are
+paid for in the same way (``Expr -> value`` by the step into the ``Expr``; ``withitem`` and
+``arguments`` by the ``with`` or ``def`` above them).
 
 Marks are counted from bytes, never fewer than there are: ``pieces(text)`` counts the
-punctuation bytes, the runs of word bytes (letters, digits, ``_``, non-ASCII), and the places
-where a letter follows a digit. Every mark starts with a non-blank byte, and no two marks start
-inside one piece: a piece holding the start of a mark and the start of a later one would hold
-the whole first mark followed directly by a word byte, and the tokenizer would have read them
-as one token, except a number directly followed by a keyword (``1if``, ``0xfor``), where a
-digit is followed by a letter inside the first token or between them. Strings, comments and
-literal f-string text are counted too, byte by byte: counting more only errs upwards. Since
-pieces are never more than a range's non-blank bytes, its length in bytes is a bound as well,
-one that costs nothing.
+punctuation bytes, the runs of word bytes (letters, digits, ``_``, non-ASCII) and, inside those
+runs, each letter directly after a digit. Every mark starts with a non-blank byte; map each mark
+to the piece holding its first byte. Two marks mapped to one piece would mean the earlier one
+lies inside that piece (word bytes, no letter after a digit) and is directly followed by a word
+byte that is not a letter after a digit: a name followed by a word byte, or a number of digits
+only followed by a digit, where the tokenizer would have read on. (A number followed by a
+keyword, ``1if`` or ``0xfor``, has a letter after a digit, a piece boundary, in it or right
+after it; a string's prefix is followed by its quote.) So ``marks <= pieces``. Strings, comments
+and literal f-string text are counted too: counting more only errs upwards. Pieces are never
+more than a range's non-blank bytes, so the range's length in bytes is a bound that costs
+nothing, tried first.
 
-So a statement whose header text (decorators to the start of its first block statement) has
-``pieces + 2 <= limit - d`` cannot hold a node deeper than ``limit``; only other statements are
-visited node by node, and there the same bound, from each node's own range, prunes subtrees.
-Node positions are trusted only outside f-strings (before 3.12 the positions of the nodes
-inside an f-string are unreliable), and the text is the UTF-8 the positions count bytes in.
+Hence a statement at depth ``d`` whose header text (decorators to the start of its first block
+statement) has ``pieces + 2 <= limit - d``, or a compound statement whose whole text has
+``pieces + 2 <= limit - d + 1``, holds no node deeper than ``limit``. Only other headers are
+visited node by node, and there the bound, from each node's own range, prunes subtrees. Node
+positions are trusted only outside f-strings (before 3.12 the positions of the nodes inside an
+f-string are unreliable), and the text is the UTF-8 the positions count bytes in (without a BOM;
+where a coding cookie leaves it unknown, every node is visited).
+
+Cost: the walk is linear in statements and in the nodes of the headers it visits. Headers are
+disjoint, each counted once; a statement's or a node's whole range is counted only when it is at
+most ``_SCAN`` times longer than the marks it may hold (a few node visits' worth of C work),
+and below a node whose range was counted in vain, only ranges at most half as wide.
 """
 
 from __future__ import annotations
@@ -124,17 +139,25 @@ def _shape(cls: type) -> _Shape:
     return shape
 
 
-def _utf8(data: bytes) -> bytes:
-    """*data* as the UTF-8 text whose bytes ``ast`` positions count, with ``\\n`` line ends."""
+def _utf8(data: bytes) -> bytes | None:
+    """*data* as the UTF-8 text whose bytes ``ast`` positions count, with ``\\n`` line ends;
+    None when that text is unknown."""
     if data[:3] == codecs.BOM_UTF8:
-        data = data[3:]
-    # A coding cookie is honoured only on the first two lines.
-    first = data.find(b"\n")
-    second = data.find(b"\n", first + 1) if first >= 0 else -1
-    if b"coding" in (data if second < 0 else data[:second]):
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        if encoding not in ("utf-8", "utf-8-sig"):
-            data = data.decode(encoding).encode("utf-8", "surrogatepass")
+        data = data[3:]  # not part of the decoded text (a ``str`` source cannot hold one)
+    # A coding cookie (honoured only on the first two lines) matters only for non-ASCII
+    # bytes. Then bytes were parsed in that encoding, positions counting the UTF-8 of the
+    # decoded text, but a ``str`` (the engine's) was parsed ignoring the cookie: the bytes
+    # alone do not tell which, unless the cookie says UTF-8.
+    if not data.isascii():
+        first = data.find(b"\n")
+        second = data.find(b"\n", first + 1) if first >= 0 else -1
+        if b"coding" in (data if second < 0 else data[:second]):
+            try:
+                encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            except SyntaxError:  # an encoding Python does not know: a ``str`` source
+                return None
+            if encoding not in ("utf-8", "utf-8-sig"):
+                return None
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return data
@@ -145,7 +168,10 @@ def deeper_than(tree: ast.Module, data: bytes, limit: int) -> bool:
     the module being level 1."""
     if limit < 2:
         return limit < 1 or bool(tree.body) or bool(tree.type_ignores)
-    text = _Text(data)
+    utf8 = _utf8(data)
+    if utf8 is None:  # rare: a coding cookie other than UTF-8 and non-ASCII text
+        return _height(tree) > limit
+    text = _Text(utf8)
     pending: list[tuple[list[ast.AST], int]] = [(tree.body, 2)]  # type: ignore[list-item]
     while pending:
         nodes, depth = pending.pop()
@@ -202,8 +228,8 @@ def deeper_than(tree: ast.Module, data: bytes, limit: int) -> bool:
 class _Text:
     """The UTF-8 text whose bytes ``ast`` positions count, and bounds on the marks in ranges."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = _utf8(data)
+    def __init__(self, utf8: bytes) -> None:
+        self.data = utf8
         # Bytes before each line, less its line ends (one byte each): built on first need.
         self._before: list[int] | None = None
 
