@@ -23,7 +23,12 @@ from hypothesis import HealthCheck, given, settings
 
 from ssot_codemod.nesting import _SLACK, _pieces, _Text, _utf8, deeper_than
 
-pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+# ``1if``, ``0xfor``: a number directly followed by a keyword warns (3.10 and 3.11 with a
+# DeprecationWarning, from 3.12 with a SyntaxWarning) and is still read as two tokens.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::SyntaxWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 MATCH = sys.version_info >= (3, 10)  # ``match`` is 3.10 grammar
 PEP701 = sys.version_info >= (3, 12)  # f-strings nest without running out of quotes

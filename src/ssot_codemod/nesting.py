@@ -144,6 +144,9 @@ def _utf8(data: bytes) -> bytes | None:
     None when that text is unknown."""
     if data[:3] == codecs.BOM_UTF8:
         data = data[3:]  # not part of the decoded text (a ``str`` source cannot hold one)
+    # Line ends as the tokenizer translates them (before it looks for a coding cookie too).
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     # A coding cookie (honoured only on the first two lines) matters only for non-ASCII
     # bytes. Then bytes were parsed in that encoding, positions counting the UTF-8 of the
     # decoded text, but a ``str`` (the engine's) was parsed ignoring the cookie: the bytes
@@ -158,8 +161,6 @@ def _utf8(data: bytes) -> bytes | None:
                 return None
             if encoding not in ("utf-8", "utf-8-sig"):
                 return None
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return data
 
 
@@ -203,6 +204,8 @@ def deeper_than(tree: ast.Module, data: bytes, limit: int) -> bool:
                 if isinstance(end, _MATCH_CASE):
                     end = end.pattern  # type: ignore[attr-defined]
                 end_line, end_column = end.lineno, end.col_offset  # type: ignore[attr-defined]
+                if not header:  # ``try``
+                    continue
             elif header:
                 line, column = node.lineno, node.col_offset  # type: ignore[attr-defined]
                 end_line, end_column = node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
