@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -216,64 +216,67 @@ def _run(
         project = (
             ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
         )
-        for index, path, maybe_data, matched in pending:
-            if project is not None:
-                extra = project.extra_codes(path)
-                matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
-            if not matched:
-                results[index] = FileResult(path, "unchanged")
-                tick()
-                continue
-            found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
-            if found is not None:
-                data = found
-            else:
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    results[index] = FileResult(path, "error", error=read_error(exc))
-                    tick()
-                    continue
-            context = project.context_for(path) if project is not None else None
-            # The cache key includes what the project index resolved for this file, so a file whose
-            # base class changed in another module is not served stale.
-            hit = (
-                cache.lookup(path, data, context.fingerprint if context is not None else b"")
-                if cache is not None
-                else None
-            )
-            if hit is not None:
-                results[index] = FileResult(
-                    path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
-                )
-                tick()
-                continue
-            # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
-            # index parsed it with ast already); None: a shape the engine decides.
-            if (
-                mode == "check"
-                and options.ast_findings
-                and project is not None
-                and context is not None
-                and matched == ("SSC004",)
-            ):
-                from ssot_codemod.project.ast_findings import ssc004_findings
 
-                fast = ssc004_findings(project.index, path, data, context)
-                if fast is not None:
-                    results[index] = FileResult(path, "unchanged", fast, parsed=True)
+        def prepared() -> Iterator[Task]:
+            """The engine's tasks, made one by one: compute_all hands each to a worker as
+            soon as it exists (the others' project contexts and ast findings meanwhile)."""
+            for index, path, maybe_data, matched in pending:
+                if project is not None:
+                    extra = project.extra_codes(path)
+                    matched = tuple(r.code for r in rules if r.code in matched or r.code in extra)
+                if not matched:
+                    results[index] = FileResult(path, "unchanged")
                     tick()
                     continue
-            # -- end issue 11
-            left = None if budget is None else budget - spent.get(index, 0.0)
-            originals[index] = data
-            # The helper module itself must not import the helper from itself: it gets the helper
-            # inline, as without --helper-module.
-            helper_module = (
-                None if helper is not None and helper.index == index else options.helper_module
-            )
-            tasks.append(
-                Task(
+                found = maybe_data if maybe_data is not None else kept.get(os.path.abspath(path))
+                if found is not None:
+                    data = found
+                else:
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:
+                        results[index] = FileResult(path, "error", error=read_error(exc))
+                        tick()
+                        continue
+                context = project.context_for(path) if project is not None else None
+                # The cache key includes what the project index resolved for this file, so a
+                # file whose base class changed in another module is not served stale.
+                hit = (
+                    cache.lookup(path, data, context.fingerprint if context is not None else b"")
+                    if cache is not None
+                    else None
+                )
+                if hit is not None:
+                    results[index] = FileResult(
+                        path, hit.status, hit.findings, error=hit.error, parsed=hit.parsed
+                    )
+                    tick()
+                    continue
+                # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
+                # index parsed it with ast already); None: a shape the engine decides.
+                if (
+                    mode == "check"
+                    and options.ast_findings
+                    and project is not None
+                    and context is not None
+                    and matched == ("SSC004",)
+                ):
+                    from ssot_codemod.project.ast_findings import ssc004_findings
+
+                    fast = ssc004_findings(project.index, path, data, context)
+                    if fast is not None:
+                        results[index] = FileResult(path, "unchanged", fast, parsed=True)
+                        tick()
+                        continue
+                # -- end issue 11
+                left = None if budget is None else budget - spent.get(index, 0.0)
+                originals[index] = data
+                # The helper module itself must not import the helper from itself: it gets the
+                # helper inline, as without --helper-module.
+                helper_module = (
+                    None if helper is not None and helper.index == index else options.helper_module
+                )
+                task = Task(
                     index,
                     os.fspath(path),
                     data,
@@ -286,9 +289,10 @@ def _run(
                     context=context,
                     tree_gates=options.tree_gates,
                 )
-            )
+                tasks.append(task)
+                yield task
 
-        computed = compute_all(tasks, effective_jobs(options.jobs), tick, early)
+        computed = compute_all(prepared(), effective_jobs(options.jobs), tick, early)
     finally:
         early.discard()  # interrupted before compute_all took it over
 

@@ -11,8 +11,9 @@ reference, so both stay top-level here.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -364,27 +365,33 @@ def _warm_pool(pool: ProcessPoolExecutor, workers: int) -> None:
 
 
 def compute_all(
-    tasks: list[Task],
+    tasks: Iterable[Task],
     jobs: int,
     tick: Callable[[], None],
     early: EarlyPool | None = None,
 ) -> dict[int, Computed]:
+    """Every task's :class:`Computed`, by file index. *tasks* may be a lazy iterable: with a
+    pool, each task is handed to a worker as soon as the caller yields it, so the workers
+    start on the first files while the caller is still preparing the others."""
     from ssot_codemod.deadline import can_interrupt
 
     warmed = early is not None and early.warmed
     started_pool = early.take() if early is not None else None
     results: dict[int, Computed] = {}
-    if jobs <= 1 or len(tasks) < MIN_POOL_CANDIDATES:
+    upcoming = iter(tasks)
+    seen = list(itertools.islice(upcoming, MIN_POOL_CANDIDATES))
+    if jobs <= 1 or len(seen) < MIN_POOL_CANDIDATES:
         if started_pool is not None:
             kill(started_pool)
-        if any(t.budget is not None for t in tasks) and not can_interrupt():
+        seen.extend(upcoming)
+        if any(t.budget is not None for t in seen) and not can_interrupt():
             # No timer can stop work in this thread (Windows, not the main thread): a worker
             # process can be killed instead.
-            _compute_one_by_one(tasks, results, tick)
+            _compute_one_by_one(seen, results, tick)
             return results
-        if tasks:
+        if seen:
             _warm()
-        for task in tasks:
+        for task in seen:
             results[task.index] = compute(task)
             tick()
         return results
@@ -392,19 +399,22 @@ def compute_all(
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    budgets = [t.budget for t in tasks if t.budget is not None]
-    # Workers give up on a file themselves (deadline.py). If none finishes anything for this
-    # long, those still running are stuck in native code: kill them, and the unfinished files
-    # go one by one below, each under its own limit.
-    stuck_after = _kill_after(max(budgets)) if budgets else None
     pool: ProcessPoolExecutor | None = None
     pending: dict[Future[Computed], Task] = {}
     try:
-        workers = min(jobs, len(tasks))
-        pool = started_pool if started_pool is not None else new_pool(workers)
+        pool = started_pool if started_pool is not None else new_pool(jobs)
         if not (started_pool is not None and warmed):
-            _warm_pool(pool, workers)
-        pending = {pool.submit(compute, task): task for task in tasks}
+            _warm_pool(pool, min(jobs, len(seen)))
+        for task in seen:
+            pending[pool.submit(compute, task)] = task
+        for task in upcoming:
+            seen.append(task)
+            pending[pool.submit(compute, task)] = task
+        budgets = [t.budget for t in seen if t.budget is not None]
+        # Workers give up on a file themselves (deadline.py). If none finishes anything for
+        # this long, those still running are stuck in native code: kill them, and the
+        # unfinished files go one by one below, each under its own limit.
+        stuck_after = _kill_after(max(budgets)) if budgets else None
         started = False
         while pending:
             timeout = None
@@ -429,7 +439,8 @@ def compute_all(
         pass  # a worker died (crash, OOM kill): the unfinished files are retried one by one
     except (OSError, NotImplementedError):
         # No subprocesses available here (sandbox, limits): do the remaining work in-process.
-        for task in tasks:
+        seen.extend(upcoming)
+        for task in seen:
             if task.index not in results:
                 results[task.index] = compute(task)
                 tick()
@@ -439,7 +450,8 @@ def compute_all(
                 kill(pool)
             else:
                 pool.shutdown()
-    _compute_one_by_one(tasks, results, tick)
+    seen.extend(upcoming)  # tasks not handed over when the pool broke
+    _compute_one_by_one(seen, results, tick)
     return results
 
 
