@@ -202,3 +202,40 @@ def test_importing_libcst_is_not_charged_to_a_files_budget(tmp_path: Path) -> No
     assert "gave up" not in done.stderr, done.stderr
     assert done.returncode == 1, done.stderr
     assert "test_bridge.py:7:9: SSC001" in done.stdout
+
+
+def test_quarantine_that_inserts_marker_lines_does_not_import_libcst(tmp_path: Path) -> None:
+    """Markers go in as lines where ``ast`` puts each failing test (the usual case: the module
+    imports unittest); LibCST is imported only for unusual files and for release."""
+    root = _tree(
+        tmp_path / "quarantine",
+        {
+            "test_q.py": "import unittest\n\n\nclass TestQ(unittest.TestCase):\n"
+            "    def test_broken(self):\n        self.fail()\n\n"
+            "    def test_fine(self):\n        pass\n"
+        },
+    )
+    (root / "results.xml").write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="test_q.TestQ" name="test_broken" file="test_q.py" line="5">'
+        '<failure message="AssertionError: fail">tb</failure></testcase>'
+        '<testcase classname="test_q.TestQ" name="test_fine" file="test_q.py" line="8"/>'
+        "</testsuite></testsuites>"
+    )
+    code = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from ssot_codemod.quarantine import quarantine_tests
+
+        root = Path(sys.argv[1])
+        result = quarantine_tests([root], root=root, junit_xml=root / "results.xml")
+        print(result.markers, "libcst" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "False"]
+    assert "ssot-quarantine:" in (root / "test_q.py").read_text()

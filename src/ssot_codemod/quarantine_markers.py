@@ -9,8 +9,10 @@ in setup stays an error), it is deterministic for a flaky test, and it works the
 test does not announce itself -- is paid by ``quarantine --release``, which runs the quarantined
 tests without their markers and removes the markers of those that pass.
 
-Edits are LibCST transforms that touch only the decorator lists of the named definitions (and
-add ``import unittest`` when missing), so every other byte stays as it was.
+Markers are added as lines inserted where ``ast`` puts each definition, or, for unusual files,
+by LibCST transforms (:mod:`ssot_codemod.quarantine_cst`, imported only then) that touch only
+the decorator lists of the named definitions (and add ``import unittest`` when missing), so
+every other byte stays as it was.
 """
 
 from __future__ import annotations
@@ -19,11 +21,6 @@ import ast
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
-
-import libcst as cst
-
-from ssot_codemod.module_edits import drop_imports_left_unused
 
 __all__ = ["TAG", "Marker", "add_markers", "find_markers", "marker_text", "remove_markers"]
 
@@ -32,8 +29,6 @@ TAG_BYTES = TAG.encode("ascii")
 # Inserted lines stay within 79 columns (flake8's default) while the reason keeps this much.
 _MAX_LINE = 79
 _MIN_REASON = 24
-
-_D = TypeVar("_D", cst.ClassDef, cst.FunctionDef)
 
 
 @dataclass(frozen=True)
@@ -64,81 +59,6 @@ def marker_text(reason: str, indent: int) -> str:
             cut -= 1
         clean = clean[:cut].rstrip() + "..."
     return f"unittest.skip({_literal(f'{TAG} {clean}')})"
-
-
-def _is_marker(decorator: cst.Decorator) -> bool:
-    call = decorator.decorator
-    if not isinstance(call, cst.Call) or len(call.args) != 1:
-        return False
-    func = call.func
-    if not (
-        isinstance(func, cst.Attribute)
-        and isinstance(func.value, cst.Name)
-        and func.value.value == "unittest"
-        and func.attr.value == "skip"
-    ):
-        return False
-    arg = call.args[0].value
-    if not isinstance(arg, cst.SimpleString):
-        return False
-    try:
-        value = ast.literal_eval(arg.value)
-    except (ValueError, SyntaxError):
-        return False
-    return isinstance(value, str) and value.startswith(TAG)
-
-
-class _Marking(cst.CSTTransformer):
-    """Adds (``reasons``) or removes (``remove``) markers on the named definitions."""
-
-    def __init__(self, reasons: Mapping[str, str], remove: frozenset[str]) -> None:
-        super().__init__()
-        self.reasons = reasons
-        self.remove = remove
-        self.stack: list[str] = []
-        self.done: set[str] = set()
-
-    def _qualname(self, name: str) -> str:
-        return ".".join([*self.stack, name])
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.stack.append(node.name.value)
-        return True
-
-    def leave_ClassDef(
-        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
-    ) -> cst.ClassDef:
-        qualname = ".".join(self.stack)
-        self.stack.pop()
-        return self._mark(qualname, updated_node, len(self.stack))
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # tests are methods of classes; nothing inside a function is a target
-
-    def leave_FunctionDef(
-        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
-    ) -> cst.FunctionDef:
-        if not self.stack:
-            return updated_node
-        return self._mark(self._qualname(updated_node.name.value), updated_node, len(self.stack))
-
-    def _mark(self, qualname: str, node: _D, depth: int) -> _D:
-        if qualname in self.remove:
-            kept = [d for d in node.decorators if not _is_marker(d)]
-            if len(kept) != len(node.decorators):
-                self.done.add(qualname)
-                return node.with_changes(decorators=kept)
-            return node
-        reason = self.reasons.get(qualname)
-        if reason is None:
-            return node
-        if any(_is_marker(d) for d in node.decorators):
-            return node  # already quarantined: idempotent
-        # Indentation is not known here; four spaces per level is what the code around uses
-        # in nearly every project, and it only decides where the reason is cut.
-        expression = cst.parse_expression(marker_text(reason, indent=4 * depth))
-        self.done.add(qualname)
-        return node.with_changes(decorators=[cst.Decorator(expression), *node.decorators])
 
 
 def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
@@ -226,26 +146,16 @@ def _insert_lines(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str
 
 
 def _add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
-    from ssot_codemod.module_edits import ensure_imports
+    from ssot_codemod.quarantine_cst import add_markers_cst  # LibCST: only on this path
 
-    module = cst.parse_module(source)
-    marking = _Marking(reasons, frozenset())
-    new = module.visit(marking)
-    if not marking.done:
-        return source, set()
-    new = ensure_imports(new, [("unittest", None)])
-    return new.code, marking.done
+    return add_markers_cst(source, reasons)
 
 
 def remove_markers(source: str, qualnames: Sequence[str]) -> tuple[str, set[str]]:
     """*source* without the markers on *qualnames*, and the qualnames that had one."""
-    module = cst.parse_module(source)
-    marking = _Marking({}, frozenset(qualnames))
-    new = module.visit(marking)
-    if not marking.done:
-        return source, set()
-    # ``import unittest`` goes when the markers were its last use (quarantine added it).
-    return drop_imports_left_unused(module, new).code, marking.done
+    from ssot_codemod.quarantine_cst import remove_markers_cst  # LibCST: only on this path
+
+    return remove_markers_cst(source, qualnames)
 
 
 def find_markers(source: str | bytes) -> list[Marker]:
