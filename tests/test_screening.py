@@ -31,7 +31,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _plain(seen: screening.Screened) -> dict[str, object]:
+def _plain(seen: screening.FirstPass) -> dict[str, object]:
     """Everything but the time the prefilter took."""
     return {k: v for k, v in dataclasses.asdict(seen).items() if k != "spent"}
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ssot_codemod.parallel import EarlyPool
     from ssot_codemod.rules.base import Rule
 
-__all__ = ["PARALLEL_MIN_FILES", "Screened", "screen_all"]
+__all__ = ["PARALLEL_MIN_FILES", "FirstPass", "screen_all"]
 
 # Below this many files the first pass takes less than a worker needs to start.
 PARALLEL_MIN_FILES = 4_000
@@ -38,7 +38,7 @@ _CHUNK = 400
 
 
 @dataclass(frozen=True)
-class Screened:
+class FirstPass:
     """What the first pass learnt about one file."""
 
     index: int
@@ -58,8 +58,8 @@ def screen_all(
     use_project: bool,
     budget: float | None,
     early: EarlyPool,
-) -> Iterator[Screened]:
-    """Every file's :class:`Screened`, in file order. *skip*: codes the project view decides."""
+) -> Iterator[FirstPass]:
+    """Every file's :class:`FirstPass`, in file order. *skip*: codes the project view decides."""
     codes = tuple(rule.code for rule in rules)
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     pool = early.start() if len(items) >= PARALLEL_MIN_FILES else None
@@ -67,8 +67,8 @@ def screen_all(
         yield from screen_chunk(items, codes, skip, use_project, budget)
         return
     chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-    mine: dict[int, list[Screened]] = {}
-    theirs: dict[int, Future[list[Screened]]] = {}
+    mine: dict[int, list[FirstPass]] = {}
+    theirs: dict[int, Future[list[FirstPass]]] = {}
     queued = 2 * early.jobs  # each worker has its next chunk waiting when it finishes one
     for number, chunk in enumerate(chunks):
         if sum(not f.done() for f in theirs.values()) < queued:
@@ -95,7 +95,7 @@ def screen_chunk(
     skip: frozenset[str],
     use_project: bool,
     budget: float | None,
-) -> list[Screened]:
+) -> list[FirstPass]:
     """Screen these files (a pool task: plain arguments, plain results)."""
     from ssot_codemod.rules import select_rules
 
@@ -107,11 +107,11 @@ def screen_chunk(
 
 def screen_one(
     index: int, path: str, rules: Sequence[Rule], use_project: bool, budget: float | None
-) -> Screened:
+) -> FirstPass:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return Screened(index, error=read_error(exc))
+        return FirstPass(index, error=read_error(exc))
     # The prefilter scans user text too, so it runs under the file's budget.
     started = time.monotonic()
     notes: dict[str, object] = {}
@@ -120,8 +120,8 @@ def screen_one(
             matched = tuple(rule.code for rule in rules if rule.could_match(data))
             wanted = use_project and index_wants(notes, path, data)
     except FileTimeout:
-        return Screened(index, error=gave_up(budget or 0.0))
-    return Screened(
+        return FirstPass(index, error=gave_up(budget or 0.0))
+    return FirstPass(
         index,
         matched,
         wanted,
