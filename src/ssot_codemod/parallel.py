@@ -305,9 +305,11 @@ class EarlyPool:
     A spawned worker costs an interpreter start plus ``import libcst`` (~0.5 s), paid before its
     first file. The first pass already knows which files will reach the engine (their byte
     prefilters matched and the cache holds no answer for them): once :data:`MIN_POOL_CANDIDATES`
-    such files are seen, the workers are started, and they import while the main process goes
-    on with the other files and the project index. :func:`compute_all` then takes the pool over;
-    a pool it does not want (too few tasks after all) is discarded unused.
+    such files are seen, the workers are started and import LibCST (:meth:`warm`) while the
+    main process goes on with the other files and the project index. On a big tree the first
+    pass starts the pool itself (:meth:`start`), to share its own work with the workers
+    (:mod:`ssot_codemod.screening`). :func:`compute_all` then takes the pool over; a pool it
+    does not want (too few tasks after all) is discarded unused.
     """
 
     def __init__(self, jobs: int) -> None:
