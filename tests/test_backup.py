@@ -20,6 +20,7 @@ from ssot_codemod.backup import (
     JOURNAL_NAME,
     ApplyRefused,
     RevertOutcome,
+    _parse_journal_line,
     atomic_write,
     backup_path_for,
     commit_rewrite,
@@ -316,6 +317,39 @@ def test_journal_last_entry_wins_and_garbage_ignored(tmp_path: Path) -> None:
     entries = read_journal(tmp_path)
     assert list(entries) == ["a.py"]
     assert entries["a.py"].original_sha256 == sha(b"3")
+
+
+def test_journal_read_again_after_appends_rewrites_and_truncation(tmp_path: Path) -> None:
+    """Reads parse only what was appended since the last read of the same journal, so each
+    read must still equal a read of the whole file from scratch, whatever happened to it."""
+    journal = tmp_path / JOURNAL_NAME
+
+    def from_scratch() -> dict[str, object]:
+        entries: dict[str, object] = {}
+        for line in journal.read_bytes().splitlines():
+            found = _parse_journal_line(line) if line.strip() else None
+            if found is not None:
+                entries[found.file] = found
+        return entries
+
+    journal.write_text(journal_line("a.py", b"1", b"2"))
+    assert read_journal(tmp_path) == from_scratch() and len(read_journal(tmp_path)) == 1
+    with journal.open("a") as fh:  # appended: a new file, and a new entry for a.py
+        fh.write(journal_line("b.py", b"3", b"4") + journal_line("a.py", b"5", b"6"))
+    assert read_journal(tmp_path) == from_scratch()
+    assert read_journal(tmp_path)["a.py"].original_sha256 == sha(b"5")
+    with journal.open("a") as fh:  # an append cut short (kill -9), then completed later
+        fh.write(journal_line("c.py", b"7", b"8")[:30])
+    assert read_journal(tmp_path) == from_scratch() and "c.py" not in read_journal(tmp_path)
+    journal.write_text(journal_line("c.py", b"7", b"8") + journal_line("a.py", b"1", b"2"))
+    assert read_journal(tmp_path) == from_scratch()  # rewritten: not a continuation
+    assert sorted(read_journal(tmp_path)) == ["a.py", "c.py"]
+    read_journal(tmp_path)["a.py"] = None  # type: ignore[assignment]  # a caller's copy only
+    assert read_journal(tmp_path) == from_scratch()
+    journal.unlink()
+    assert read_journal(tmp_path) == {}
+    journal.write_text(journal_line("d.py", b"9", b"0"))
+    assert list(read_journal(tmp_path)) == ["d.py"]
 
 
 @pytest.mark.parametrize("name", ["../x.py", "..", ".", "sub/x.py", "/etc/passwd", "a\\b.py"])

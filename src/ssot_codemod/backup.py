@@ -20,8 +20,10 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +185,11 @@ def _valid_file_name(name: str) -> bool:
     return not any(sep in name for sep in seps)
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def _valid_sha(value: object) -> bool:
-    return (
-        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-    )
+    return isinstance(value, str) and _SHA256_HEX.fullmatch(value) is not None
 
 
 def _parse_journal_line(line: bytes) -> JournalEntry | None:
@@ -207,24 +210,41 @@ def _parse_journal_line(line: bytes) -> JournalEntry | None:
     return JournalEntry(file=name, original_sha256=original, written_sha256=written)
 
 
+# The journals read last, with the bytes their entries were parsed from. A journal only grows
+# (appends) until it is removed, and a run writing many files of one directory reads it once per
+# file: only the lines after what was parsed before are parsed again.
+_PARSED_JOURNALS: OrderedDict[Path, tuple[bytes, dict[str, JournalEntry]]] = OrderedDict()
+_PARSED_JOURNALS_KEPT = 64
+
+
 def read_journal(directory: Path) -> dict[str, JournalEntry]:
     """The valid journal entries of *directory* by bare file name (last entry wins).
 
     Unparsable lines and entries whose ``file`` is not a bare name (``../x``, ``a/b``, ``.``)
     are ignored. A missing or unreadable journal reads as empty.
     """
+    journal = _journal_path(directory)
     try:
-        data = _journal_path(directory).read_bytes()
+        data = journal.read_bytes()
     except OSError:
+        _PARSED_JOURNALS.pop(journal, None)
         return {}
-    entries: dict[str, JournalEntry] = {}
-    for line in data.splitlines():
+    parsed, entries = _PARSED_JOURNALS.get(journal, (b"", {}))
+    if parsed and parsed.endswith(b"\n") and data.startswith(parsed):
+        entries, rest = dict(entries), data[len(parsed) :]
+    else:
+        entries, rest = {}, data
+    for line in rest.splitlines():
         if not line.strip():
             continue
         entry = _parse_journal_line(line)
         if entry is not None:
             entries[entry.file] = entry
-    return entries
+    _PARSED_JOURNALS[journal] = (data, entries)
+    _PARSED_JOURNALS.move_to_end(journal)
+    while len(_PARSED_JOURNALS) > _PARSED_JOURNALS_KEPT:
+        _PARSED_JOURNALS.popitem(last=False)
+    return dict(entries)
 
 
 def _append_journal(directory: Path, entry: JournalEntry) -> None:
