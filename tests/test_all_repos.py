@@ -245,12 +245,16 @@ class Fleet:
         return git("show", f"master:{path}", cwd=self.remotes[name], env=self.env)
 
     def fix_message(self, name: str) -> str:
+        # Only commits made since the fleet was created: with equal commit dates (all in one
+        # second), ``git log -1`` may otherwise list the initial commit first.
         out = git(
             "log",
             "-1",
             "--no-merges",
             "--format=%B",
             "master",
+            "--not",
+            self.initial[name],
             cwd=self.remotes[name],
             env=self.env,
         )
