@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ssot_codemod import screening
-from ssot_codemod.api import Options, check_paths
+from ssot_codemod.api import Options, apply_paths, check_paths
 from ssot_codemod.files import discover
 from ssot_codemod.parallel import EarlyPool
 from ssot_codemod.rules import ALL_RULES
@@ -88,3 +89,38 @@ def test_a_run_with_parallel_screening_gives_the_same_results(
     serial = outcome()
     assert parallel == serial
     assert any(findings for _p, _s, findings, _e in serial)
+
+
+@pytest.mark.parametrize("bridges", [0, 12], ids=["pool-unused", "pool-taken-over"])
+def test_a_pool_started_by_the_first_pass_is_taken_over_or_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bridges: int
+) -> None:
+    """The first pass starts the pool; the engine then uses it (enough candidates) or it is
+    stopped unused (none). Either way the results equal a run without it, and no worker
+    process is left behind."""
+    import multiprocessing
+
+    from samples import SAMPLE
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    for i in range(bridges):
+        (root / f"test_bridge_{i}.py").write_text(SAMPLE)
+    for i in range(60):
+        (root / f"mod_{i}.py").write_text(f"VALUE = {i}\n")
+    monkeypatch.chdir(root)
+
+    def outcome() -> list[tuple[object, ...]]:
+        result = apply_paths(["."], Options(jobs=2), dry_run=True)
+        return [(f.path.name, f.status, f.findings, f.error, f.new) for f in result.files]
+
+    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(screening, "_CHUNK", 10)
+    parallel = outcome()
+    deadline = time.monotonic() + 10  # killed workers are reaped as they exit
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
+    assert parallel == outcome()
+    assert sum(1 for row in parallel if row[1] == "would-change") == bridges

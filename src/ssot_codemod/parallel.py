@@ -44,6 +44,8 @@ __all__ = [
 MIN_POOL_CANDIDATES = 8
 # Starting a pool's workers (interpreter + imports) may take this long on a busy machine.
 _POOL_STARTUP = 60.0
+# A killed worker is gone at once; waiting for it longer means it is stuck in the kernel.
+_REAP_AFTER_KILL = 1.0
 
 
 def _kill_after(budget: float) -> float:
@@ -290,13 +292,18 @@ def new_pool(workers: int) -> ProcessPoolExecutor:
 def kill(pool: ProcessPoolExecutor) -> None:
     """Stop a pool without waiting for its running work: its workers (our own children,
     by their process handles) are killed, queued work is cancelled."""
-    processes = getattr(pool, "_processes", None) or {}  # private, but stable since 3.2
-    for process in list(processes.values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # private, stable
+    for process in processes:
         try:
             process.kill()
         except (OSError, ValueError, AttributeError):
             pass
     pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:  # reaped now: a caller of the library API keeps no zombies
+        try:
+            process.join(timeout=_REAP_AFTER_KILL)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
 
 
 class EarlyPool:
