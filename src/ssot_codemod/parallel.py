@@ -37,6 +37,7 @@ __all__ = [
     "effective_jobs",
     "kill",
     "new_pool",
+    "rules_for",
 ]
 
 # Spawning workers costs an interpreter start plus ``import libcst`` (~0.5 s each, more on a
@@ -84,12 +85,14 @@ class Computed:
 _RULE_CACHE: dict[tuple[str, ...], list[Any]] = {}
 
 
-def _rules_for(codes: tuple[str, ...]) -> list[Any]:
+def rules_for(codes: tuple[str, ...]) -> list[Any]:
+    """The rules with exactly these codes (none for none), once per process: what a worker
+    gets instead of rule objects (tasks and screening chunks carry codes)."""
     rules = _RULE_CACHE.get(codes)
     if rules is None:
         from ssot_codemod.rules import select_rules
 
-        rules = select_rules(list(codes), [])
+        rules = select_rules(list(codes), []) if codes else []
         _RULE_CACHE[codes] = rules
     return rules
 
@@ -138,8 +141,8 @@ def _warm() -> None:
 
 
 def _warm_worker() -> None:
-    """A pool worker's start-up: it was started because there are many candidates, so LibCST is
-    imported as well (the parent's kill timers count from when a file was handed over)."""
+    """A pool worker imports LibCST too before its first file (the workers exist because there
+    are many candidates; the parent's kill timers count from when a file was handed over)."""
     _warm()
     _load_libcst(None)
 
@@ -169,7 +172,7 @@ def _screen(task: Task) -> Computed | tuple[SourceText, Screened]:
     source = read_source(task.data)
     screened = screen(
         source.text,
-        rules=_rules_for(task.codes),
+        rules=rules_for(task.codes),
         prefiltered=True,
         tree_gates=task.tree_gates,
         context=task.context,
@@ -185,7 +188,7 @@ def _fix(task: Task, source: SourceText, screened: Screened) -> Computed:
 
     result = fix_source(
         source.text,
-        rules=_rules_for(task.codes),
+        rules=rules_for(task.codes),
         unsafe_fixes=task.unsafe_fixes,
         helper_module=task.helper_module,
         fix=task.fix,

@@ -60,11 +60,11 @@ def screen_all(
     early: EarlyPool,
 ) -> Iterator[FirstPass]:
     """Every file's :class:`FirstPass`, in file order. *skip*: codes the project view decides."""
-    codes = tuple(rule.code for rule in rules)
+    codes = tuple(rule.code for rule in rules if rule.code not in skip)
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     pool = early.start() if len(items) >= PARALLEL_MIN_FILES else None
     if pool is None:
-        yield from screen_chunk(items, codes, skip, use_project, budget)
+        yield from screen_chunk(items, codes, use_project, budget)
         return
     chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
     mine: dict[int, list[FirstPass]] = {}
@@ -73,11 +73,11 @@ def screen_all(
     for number, chunk in enumerate(chunks):
         if sum(not f.done() for f in theirs.values()) < queued:
             try:
-                theirs[number] = pool.submit(screen_chunk, chunk, codes, skip, use_project, budget)
+                theirs[number] = pool.submit(screen_chunk, chunk, codes, use_project, budget)
                 continue
             except Exception:  # a broken pool: this process screens the rest
                 pass
-        mine[number] = screen_chunk(chunk, codes, skip, use_project, budget)
+        mine[number] = screen_chunk(chunk, codes, use_project, budget)
     for number, chunk in enumerate(chunks):
         if number in mine:
             yield from mine.pop(number)
@@ -85,22 +85,20 @@ def screen_all(
         try:
             found = theirs.pop(number).result()
         except Exception:  # the worker died or the result did not come back: redo it here
-            found = screen_chunk(chunk, codes, skip, use_project, budget)
+            found = screen_chunk(chunk, codes, use_project, budget)
         yield from found
 
 
 def screen_chunk(
     items: Sequence[tuple[int, str]],
     codes: tuple[str, ...],
-    skip: frozenset[str],
     use_project: bool,
     budget: float | None,
 ) -> list[FirstPass]:
     """Screen these files (a pool task: plain arguments, plain results)."""
-    from ssot_codemod.rules import select_rules
+    from ssot_codemod.parallel import rules_for
 
-    chosen = [code for code in codes if code not in skip]
-    rules = select_rules(chosen, []) if chosen else []
+    rules = rules_for(codes)
     with alarm_handler():  # installed once for the chunk; each file's deadline sets the timer
         return [screen_one(index, path, rules, use_project, budget) for index, path in items]
 

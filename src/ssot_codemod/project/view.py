@@ -96,14 +96,6 @@ class ProjectView:
         paths = [*watched, *index._listings, *index.data, *index._modules]
         return paths, list(probed), replayable
 
-    @staticmethod
-    def wants(notes: dict[str, object], path: Path, data: bytes) -> bool:
-        """Whether the index will parse this file whatever the run asks (kept in memory);
-        what it needs from the bytes of the others is noted in *notes*."""
-        from ssot_codemod.project.run import index_wants
-
-        return index_wants(notes, os.fspath(path), data)
-
     def extra_codes(self, path: Path) -> set[str]:
         from ssot_codemod.project.run import extra_codes
 
