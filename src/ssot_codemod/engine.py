@@ -38,7 +38,8 @@ def load_libcst() -> None:
     import ssot_codemod.module_edits
     import ssot_codemod.plan_apply
     import ssot_codemod.rules._visitors
-    import ssot_codemod.sourcemap  # noqa: F401
+    import ssot_codemod.sourcemap
+    import ssot_codemod.splice_codegen  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -153,9 +154,12 @@ def _run(
     if not screened.rules:
         return FixResult(source, source, parsed=False), None
 
-    from ssot_codemod.module_edits import add_helper_and_imports  # LibCST: parsed files only
+    from ssot_codemod.module_edits import (  # LibCST: parsed files only
+        add_helper_and_imports,
+        helper_donor,
+    )
     from ssot_codemod.plan_apply import PlanApplier
-    from ssot_codemod.sourcemap import SourceMap
+    from ssot_codemod.splice_codegen import rewrite_source_map
 
     module = _parse_libcst(source, screened.syntax_error)
     index, plan = _analyze(module, screened.rules, unsafe_fixes=unsafe_fixes, context=context)
@@ -180,8 +184,12 @@ def _run(
     final = add_helper_and_imports(
         new_module, plan, helper_module, module, removed=applier.replaced, source=index.source
     )
-    # One recording code generation: the rewrite's text, and the verification's node texts.
-    final_source = SourceMap(final)
+    # The rewrite's text, and the verification's node texts: generated for what changed only,
+    # the kept statements' texts reused from the original's code generation.
+    donors = (
+        [helper_donor(final.default_newline, final.default_indent)] if plan.needs_helper else []
+    )
+    final_source = rewrite_source_map(final, module, index.source, applier.rebuilt, donors)
     new_code = final_source.code
     if roundtrip != source:
         spliced = _splice(source, roundtrip, new_code)

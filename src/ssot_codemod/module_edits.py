@@ -461,14 +461,23 @@ def _merge_from_import(body: list[Statement], module_name: str, obj: str) -> boo
 
 
 @functools.lru_cache(maxsize=8)
-def _helper_statements(newline: str, indent: str) -> tuple[Statement, ...]:
-    """The helper's statements in the target module's newline and indentation, its docstring
-    included (nodes are immutable, so one parse serves every module)."""
+def helper_donor(newline: str, indent: str) -> tuple[cst.Module, SourceMap]:
+    """The helper as a module of its own in the target module's newline and indentation, its
+    docstring included, and its SourceMap: its statements are inserted as these very nodes
+    (immutable, so one parse serves every module), whose text the rewrite's code generation
+    then reuses (``splice_codegen``)."""
+    from ssot_codemod.sourcemap import SourceMap
+
     lines = []
     for line in HELPER_SOURCE.splitlines():
         stripped = line.lstrip(" ")
         lines.append(indent * ((len(line) - len(stripped)) // 4) + stripped)
-    return tuple(cst.parse_module(newline.join(lines) + newline).body)
+    module = cst.parse_module(newline.join(lines) + newline)
+    return module, SourceMap(module)
+
+
+def _helper_statements(newline: str, indent: str) -> tuple[Statement, ...]:
+    return tuple(helper_donor(newline, indent)[0].body)
 
 
 def _insert_helper(module: cst.Module) -> cst.Module:

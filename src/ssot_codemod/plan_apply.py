@@ -19,6 +19,9 @@ class PlanApplier(cst.CSTTransformer):
         self.plan = plan
         self.ancestors = ancestors
         self.replaced: list[cst.CSTNode] = []  # original nodes removed or replaced
+        # id of each node rebuilt on the way to an edit -> (it, the original it was rebuilt
+        # from): what splice_codegen needs to reuse the original's text around the edits.
+        self.rebuilt: dict[int, tuple[cst.CSTNode, cst.CSTNode]] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         # Only paths leading to an edited node are rebuilt; everything else is kept as is.
@@ -35,6 +38,11 @@ class PlanApplier(cst.CSTTransformer):
                 return cst.FlattenSentinel(inserted)  # type: ignore[return-value]
             return cst.FlattenSentinel([kept, *inserted])  # type: ignore[return-value]
         return self._leave(original_node, updated_node)
+
+    def _rebuild(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
+        if updated_node is not original_node:
+            self.rebuilt[id(updated_node)] = (updated_node, original_node)
+        return updated_node
 
     def _leave(
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
@@ -65,7 +73,7 @@ class PlanApplier(cst.CSTTransformer):
             )
         # A block whose every statement was removed still needs a statement.
         if isinstance(updated_node, cst.IndentedBlock) and not updated_node.body:
-            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
-        if isinstance(updated_node, cst.SimpleStatementSuite) and not updated_node.body:
-            return updated_node.with_changes(body=[cst.Pass()])
-        return updated_node
+            updated_node = updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        elif isinstance(updated_node, cst.SimpleStatementSuite) and not updated_node.body:
+            updated_node = updated_node.with_changes(body=[cst.Pass()])
+        return self._rebuild(original_node, updated_node)
