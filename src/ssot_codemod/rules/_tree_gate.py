@@ -7,26 +7,49 @@ it must cost a small fraction of that parse: one pass over the tree, no LibCST.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
-__all__ = ["calls_attribute", "found_inside", "names_string"]
+__all__ = ["calls_attribute", "child_statements", "found_inside", "names_string", "statements"]
 
 
 def found_inside(
-    tree: ast.AST, scope: Callable[[ast.AST], bool], hit: Callable[[ast.AST], bool]
+    tree: ast.AST, scope: Callable[[ast.stmt], bool], hit: Callable[[ast.AST], bool]
 ) -> bool:
-    """Whether some node *hit* accepts lies in the subtree of a node *scope* accepts (the
+    """Whether some node *hit* accepts lies in the subtree of a statement *scope* accepts (the
     scope node included). Linear: a scope's subtree is searched once and not entered again,
-    since any scope nested in it can only hold hits already looked for."""
+    since any scope nested in it can only hold hits already looked for. Outside the scopes
+    only statements are visited: a statement never lies inside an expression."""
     pending: list[ast.AST] = [tree]
     while pending:
         node = pending.pop()
-        if scope(node):
+        if isinstance(node, ast.stmt) and scope(node):
             if any(hit(inner) for inner in ast.walk(node)):
                 return True
             continue
-        pending.extend(ast.iter_child_nodes(node))
+        pending.extend(child_statements(node))
     return False
+
+
+def child_statements(node: ast.AST) -> list[ast.stmt]:
+    """The statements directly in *node*'s blocks (bodies, else and finally blocks, except
+    handlers, match cases)."""
+    found: list[ast.stmt] = []
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(node, name, None)
+        if isinstance(block, list):  # a lambda's or a conditional expression's is not
+            found.extend(block)
+    for holder in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
+        found.extend(holder.body)
+    return found
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement in *tree*, at any depth, without visiting an expression."""
+    pending = child_statements(tree)
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(child_statements(node))
 
 
 def calls_attribute(node: ast.AST, names: Collection[str]) -> bool:

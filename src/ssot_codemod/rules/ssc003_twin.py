@@ -15,6 +15,7 @@ from ssot_codemod.analysis import (
     normalized_ast_function,
 )
 from ssot_codemod.lazy_cst import cst
+from ssot_codemod.rules._tree_gate import statements
 from ssot_codemod.rules._twin_scan import may_have_twins
 from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
@@ -85,7 +86,7 @@ class TwinRule(Rule):
         text) equals the key of the method it inherits, from this file or from the context.
         Which class inherits from which is not checked: looser, never stricter."""
         keys: dict[str, set[str]] = {}
-        for node in ast.walk(tree):
+        for node in statements(tree):  # classes and functions are statements
             if isinstance(node, ast.ClassDef):
                 names = [
                     stmt.name
