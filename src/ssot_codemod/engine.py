@@ -389,12 +389,15 @@ def _verify(
     tree, the rewrite's text is parsed and analysed from scratch, and that decides.
     """
     try:
+        # From the text: CPython's compiler never builds the ``ast`` objects that a parse and
+        # then a compile of the tree would (twice the cost; the tree gates are not worth it).
         compile(result.code, "<ssot-codemod rewrite>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise EngineError(
             f"rewrite does not compile ({exc.msg}, line {exc.lineno}); not written"
         ) from None
     if rewrite is not None:
+        # The rules whose byte prefilter the rewrite passes (their tree gates would need a parse).
         candidates = _candidates(result.code, rules)
         try:
             _index, plan = _analyze(

@@ -1,4 +1,4 @@
-"""An ``ast`` pass that rules out files where SSC004 cannot report anything.
+"""An ``ast`` pass that rules out files where SSC004 cannot report anything (its tree gate).
 
 Suites that use ``IsolatedAsyncioTestCase`` are full of ``async def test_*``; parsing each such
 file with LibCST only to learn that its classes are async-aware made ``check`` slow on big trees.
@@ -38,11 +38,8 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             pending.extend(case.body)
 
 
-def may_have_never_awaited_tests(data: bytes) -> bool:
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True  # the engine reports the file properly
+def may_have_never_awaited_tests(tree: ast.Module) -> bool:
+    """Whether SSC004 may report something in this module, seen alone (no project context)."""
     classes: dict[str, list[ast.ClassDef]] = {}
     bound: dict[str, set[str]] = {}
     for node in _statements(tree.body):

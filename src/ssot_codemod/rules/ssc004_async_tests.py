@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from typing import ClassVar
@@ -18,7 +19,7 @@ from ssot_codemod.analysis import (
     depends_on_defining_class,
 )
 from ssot_codemod.lazy_cst import cst
-from ssot_codemod.project.context import ExternalClass
+from ssot_codemod.project.context import ExternalClass, ProjectContext
 from ssot_codemod.rules._async_test_scan import may_have_never_awaited_tests
 from ssot_codemod.rules._common import (
     Bridge,
@@ -67,8 +68,12 @@ class AsyncTestNeverRunsRule(Rule):
     fix_safety: ClassVar[FixSafety] = "unsafe"
     needles = ((b"async def test",), (b"TestCase",))
 
-    def could_match(self, data: bytes) -> bool:
-        return super().could_match(data) and may_have_never_awaited_tests(data)
+    def could_match_tree(self, tree: ast.Module, context: ProjectContext | None = None) -> bool:
+        """Seen alone, a module where every class with an async test certainly inherits from
+        IsolatedAsyncioTestCase, or certainly has a base from another module, holds nothing to
+        report (``may_have_never_awaited_tests``). With a project context the index decided:
+        it selects this rule for the files it resolved, across modules."""
+        return context is not None or may_have_never_awaited_tests(tree)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         # Async tests a plain mixin (no TestCase base) lends to TestCase classes, by test node.
