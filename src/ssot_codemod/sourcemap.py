@@ -140,18 +140,26 @@ def record(module: cst.Module) -> tuple[str, Spans, Parents]:
     parts: list[str] = []
     spans: Spans = {}
     parents: Parents = {}
-    stack: list[tuple[int, int]] = []  # (node id, start offset) of the open nodes
+    # The open nodes' ids and start offsets; ``top`` is the innermost one's id (-1: none).
+    keys: list[int] = []
+    starts: list[int] = []
+    top = -1
     offset = 0
+    add, push, push_start, set_span = parts.append, keys.append, starts.append, spans.setdefault
     for item in items:
         if type(item) is str:
-            parts.append(item)
+            add(item)
             offset += len(item)
             continue
         key = id(item)
-        if stack and stack[-1][0] == key:  # a node cannot contain itself: its end
-            spans.setdefault(key, (stack.pop()[1], offset))
+        if key == top:  # a node cannot contain itself: its end
+            keys.pop()
+            set_span(key, (starts.pop(), offset))
+            top = keys[-1] if keys else -1
         else:
-            if stack:
-                parents[key] = stack[-1][0]
-            stack.append((key, offset))
+            if keys:
+                parents[key] = top
+            push(key)
+            push_start(offset)
+            top = key
     return "".join(parts), spans, parents
