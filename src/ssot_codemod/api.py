@@ -42,6 +42,7 @@ from ssot_codemod.verify import VerifyResult, rollback, run_verify, split_comman
 if TYPE_CHECKING:
     from ssot_codemod.cache import ResultsCache
     from ssot_codemod.files import Discovery
+    from ssot_codemod.project.modules import ModuleSummary
     from ssot_codemod.project.run import ProjectReport
     from ssot_codemod.project.view import ProjectView
     from ssot_codemod.rules.base import Rule
@@ -178,6 +179,7 @@ def _run(
         # project index will want (only those: a big tree must not sit in memory).
         use_project = options.project_view and bool(rules)
         kept: dict[str, bytes] = {}
+        summaries: dict[str, ModuleSummary] = {}  # of kept files, made by the first pass
         notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
         spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
         pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
@@ -206,6 +208,8 @@ def _run(
             if seen.wanted:
                 assert data is not None
                 kept[os.path.abspath(path)] = data
+                if seen.summary is not None:
+                    summaries[os.path.abspath(path)] = seen.summary
             pending.append((index, path, data if matched else None, matched))
             if matched and (cache is None or not cache.knows(path, data or b"")):
                 early.expect_task()
@@ -214,7 +218,9 @@ def _run(
                 tick()
                 pending.pop()
         project = (
-            ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
+            ProjectView.build(paths, discovery.files, kept, notes, options, summaries)
+            if use_project
+            else None
         )
 
         def prepared() -> Iterator[Task]:
