@@ -136,7 +136,13 @@ def extra_codes(index: ProjectIndex, path: str) -> set[str]:
     codes: set[str] = set()
     if path in _ssc004_files(index) or path in _root_files(index):
         codes.add("SSC004")
-    if _shares_hook_key(index, path) and _inherits_twin(index, path):
+    inheriting = index.memo.get("inheriting_keys")  # (asked per file: the cheap test first)
+    if (
+        isinstance(inheriting, dict)
+        and path in inheriting
+        and _shares_hook_key(index, path)
+        and _inherits_twin(index, path)
+    ):
         codes.add("SSC003")
     return codes
 
