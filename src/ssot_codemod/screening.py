@@ -132,8 +132,9 @@ def screen_chunk(
 
 
 def read_file(path: str) -> bytes:
-    """A file's bytes. ``os.read`` on a descriptor: ``Path.read_bytes`` (a Path object and a
-    buffered file object per file) cost twice as much, a tenth of the first pass."""
+    """A file's bytes, by ``os.read`` on a descriptor: ``Path.read_bytes`` (a Path object and
+    a buffered file object per file) cost twice as much (0.10 s against 0.05 s of CPU for
+    10,000 files)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size

@@ -93,9 +93,8 @@ def index_wants(memo: dict[str, object], path: str, data: bytes) -> bool:
     # Any of _HOOK_NEEDLES (written out: a generator per file cost more than the searches).
     if b"etUp" in data or b"earDown" in data or b"etup_method" in data or b"down_method" in data:
         keys, inheriting, owners = _hook_keys(data)
-        if keys or inheriting:
+        if keys:  # (inheriting keys are some of them)
             path = os.path.abspath(path)
-        if keys:
             by_file = memo.setdefault("hook_keys", {})
             assert isinstance(by_file, dict)
             by_file[path] = keys
