@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from samples import SAMPLE
 
-from ssot_codemod import parallel, report
+from ssot_codemod import parallel, report, screening
 from ssot_codemod.api import (
     FileResult,
     Options,
@@ -165,6 +165,14 @@ def test_unreadable_file_is_reported(tree: Path, monkeypatch: pytest.MonkeyPatch
         return real_read(self)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    real_read_file = screening.read_file
+
+    def read_file(path: str) -> bytes:  # what the first pass reads with
+        if os.path.basename(path) == "test_a.py":
+            raise PermissionError(13, "Permission denied")
+        return real_read_file(path)
+
+    monkeypatch.setattr(screening, "read_file", read_file)
     result = check_paths(["."], OPTS)
     files = by_name(result)
     assert files["test_a.py"].status == "error"

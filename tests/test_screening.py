@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,82 @@ def test_a_pool_started_by_the_first_pass_is_taken_over_or_stopped(
     monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
     assert parallel == outcome()
     assert sum(1 for row in parallel if row[1] == "would-change") == bridges
+
+
+def _index_both_ways(root: Path) -> tuple[tuple[object, ...], tuple[object, ...], dict[str, Any]]:
+    """A project index given the summaries the first pass made (sent back from a worker:
+    pickled) and one that makes every summary itself, from the same bytes."""
+    import pickle
+
+    from ssot_codemod.parallel import rules_for
+    from ssot_codemod.project.index import ProjectIndex
+
+    files = discover([root]).files
+    items = [(i, os.fspath(p)) for i, p in enumerate(files)]
+    codes = tuple(r.code for r in ALL_RULES if r.code != "SSC004")
+    assert rules_for(codes)
+    seen = screening.screen_chunk(items, codes, True, 60.0)
+    data = {os.path.abspath(files[s.index]): s.data for s in seen if s.wanted and s.data}
+    made = {os.path.abspath(files[s.index]): s.summary for s in seen if s.summary is not None}
+    made = pickle.loads(pickle.dumps(made))
+    given = ProjectIndex.build(root, files, data=dict(data), summaries=made)
+    own = ProjectIndex.build(root, files, data=dict(data))
+
+    def answers(index: ProjectIndex) -> tuple[object, ...]:
+        contexts = [index.context_for(os.fspath(f), unsafe_fixes=True) for f in files]
+        return (
+            index.never_run(),
+            index.skipped_tests(),
+            sorted(index.async_test_candidates()),
+            index.unresolved([os.fspath(f) for f in files]),
+            contexts,
+            [index.context_for(os.fspath(f)) for f in files],
+            {path: index.module(path) for path in sorted(index._modules)},
+        )
+
+    return answers(given), answers(own), made
+
+
+def test_summaries_made_by_the_first_pass_answer_as_the_index_own(repo: Path) -> None:
+    given, own, made = _index_both_ways(repo)
+    assert len(made) > 20  # the generated tree's test modules
+    assert given == own
+    assert given[0]  # never-run tests were found (the comparison is not of empty answers)
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name
+        for p in (Path(__file__).parent / "fixtures" / "projects").iterdir()
+        if (p / "input").is_dir()
+    ),
+)
+def test_summaries_made_ahead_on_every_fixture_project(name: str) -> None:
+    root = Path(__file__).parent / "fixtures" / "projects" / name / "input"
+    given, own, _made = _index_both_ways(root)
+    assert given == own
+
+
+def test_read_file_reads_every_size_and_reports_os_errors(tmp_path: Path) -> None:
+    for size in (0, 1, 4095, 65536, 65537, 3_000_001):
+        path = tmp_path / f"f{size}"
+        content = os.urandom(size)
+        path.write_bytes(content)
+        assert screening.read_file(os.fspath(path)) == content
+    with pytest.raises(IsADirectoryError):
+        screening.read_file(os.fspath(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        screening.read_file(os.fspath(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("count", [0, 1, 99, 401, 4000, 10_001])
+def test_chunks_cover_the_files_in_order_and_shrink_at_the_end(count: int) -> None:
+    items = [(i, f"f{i}.py") for i in range(count)]
+    chunks = screening._chunks(items, 2)
+    assert [item for chunk in chunks for item in chunk] == items
+    sizes = [len(c) for c in chunks]
+    assert all(0 < s <= screening._CHUNK for s in sizes)
+    assert all(a >= b for a, b in zip(sizes, sizes[1:-1]))  # the last one is what is left
+    if count >= 10_000:
+        assert sizes[0] == screening._CHUNK and sizes[-2] == screening._MIN_CHUNK

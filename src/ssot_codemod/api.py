@@ -42,6 +42,8 @@ from ssot_codemod.verify import VerifyResult, rollback, run_verify, split_comman
 if TYPE_CHECKING:
     from ssot_codemod.cache import ResultsCache
     from ssot_codemod.files import Discovery
+    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.modules import ModuleSummary
     from ssot_codemod.project.run import ProjectReport
     from ssot_codemod.project.view import ProjectView
     from ssot_codemod.rules.base import Rule
@@ -178,6 +180,7 @@ def _run(
         # project index will want (only those: a big tree must not sit in memory).
         use_project = options.project_view and bool(rules)
         kept: dict[str, bytes] = {}
+        summaries: dict[str, ModuleSummary] = {}  # of kept files, made by the first pass
         notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
         spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
         pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
@@ -206,6 +209,8 @@ def _run(
             if seen.wanted:
                 assert data is not None
                 kept[os.path.abspath(path)] = data
+                if seen.summary is not None:
+                    summaries[os.path.abspath(path)] = seen.summary
             pending.append((index, path, data if matched else None, matched))
             if matched and (cache is None or not cache.knows(path, data or b"")):
                 early.expect_task()
@@ -214,12 +219,19 @@ def _run(
                 tick()
                 pending.pop()
         project = (
-            ProjectView.build(paths, discovery.files, kept, notes, options) if use_project else None
+            ProjectView.build(paths, discovery.files, kept, notes, options, summaries)
+            if use_project
+            else None
         )
 
         def prepared() -> Iterator[Task]:
             """The engine's tasks, made one by one: compute_all hands each to a worker as
-            soon as it exists (the others' project contexts and ast findings meanwhile)."""
+            soon as it exists (the others' project contexts and ast findings meanwhile).
+
+            In ``check``, the files only SSC004 matched are answered from ``ast`` after every
+            other task is out (their contexts are still made here, in file order): the workers
+            start on all the LibCST work while this process does that."""
+            deferred: list[tuple[int, Path, bytes, tuple[str, ...], ProjectContext]] = []
             for index, path, maybe_data, matched in pending:
                 if project is not None:
                     extra = project.extra_codes(path)
@@ -261,38 +273,54 @@ def _run(
                     and context is not None
                     and matched == ("SSC004",)
                 ):
-                    from ssot_codemod.project.ast_findings import ssc004_findings
+                    deferred.append((index, path, data, matched, context))
+                    continue
+                yield task_for(index, path, data, matched, context)
+            if deferred:
+                from ssot_codemod.project.ast_findings import ssc004_findings
 
+                assert project is not None
+                for index, path, data, matched, context in deferred:
                     fast = ssc004_findings(project.index, path, data, context)
                     if fast is not None:
                         results[index] = FileResult(path, "unchanged", fast, parsed=True)
                         tick()
                         continue
+                    yield task_for(index, path, data, matched, context)
                 # -- end issue 11
-                left = None if budget is None else budget - spent.get(index, 0.0)
-                originals[index] = data
-                # The helper module itself must not import the helper from itself: it gets the
-                # helper inline, as without --helper-module.
-                helper_module = (
-                    None if helper is not None and helper.index == index else options.helper_module
-                )
-                task = Task(
-                    index,
-                    os.fspath(path),
-                    data,
-                    matched,
-                    options.unsafe_fixes,
-                    helper_module,
-                    fix=mode != "check",
-                    budget=None if left is None else max(left, 1e-3),
-                    file_timeout=budget,
-                    context=context,
-                    tree_gates=options.tree_gates,
-                )
-                tasks.append(task)
-                yield task
+
+        def task_for(
+            index: int,
+            path: Path,
+            data: bytes,
+            matched: tuple[str, ...],
+            context: ProjectContext | None,
+        ) -> Task:
+            left = None if budget is None else budget - spent.get(index, 0.0)
+            originals[index] = data
+            # The helper module itself must not import the helper from itself: it gets the
+            # helper inline, as without --helper-module.
+            helper_module = (
+                None if helper is not None and helper.index == index else options.helper_module
+            )
+            task = Task(
+                index,
+                os.fspath(path),
+                data,
+                matched,
+                options.unsafe_fixes,
+                helper_module,
+                fix=mode != "check",
+                budget=None if left is None else max(left, 1e-3),
+                file_timeout=budget,
+                context=context,
+                tree_gates=options.tree_gates,
+            )
+            tasks.append(task)
+            return task
 
         computed = compute_all(prepared(), effective_jobs(options.jobs), tick, early)
+        tasks.sort(key=lambda task: task.index)  # path order again (check defers some files)
     finally:
         early.discard()  # interrupted before compute_all took it over
 

@@ -17,7 +17,6 @@ project both ways and compares the results.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from typing import TYPE_CHECKING
@@ -28,7 +27,6 @@ from ssot_codemod.analysis import (
     LOCAL_PREFIX,
     RUNNER_METHODS,
     TESTCASE_BASES,
-    decorators_transparent,
     linearise,
 )
 from ssot_codemod.rules.ssc004_async_tests import never_run_message, root_in_another_file
@@ -37,7 +35,7 @@ from ssot_codemod.types import Finding
 if TYPE_CHECKING:
     from ssot_codemod.project.context import ProjectContext
     from ssot_codemod.project.index import ProjectIndex
-    from ssot_codemod.project.modules import ModuleSummary
+    from ssot_codemod.project.modules import AsyncTest, ClassSummary, ModuleSummary
 
 __all__ = ["ssc004_findings"]
 
@@ -106,7 +104,7 @@ class _Analysis:
             # the mixins' tests they inherit): none here, whatever the shape of the rest.
             return ()
         for cls in self.classes.values():
-            if any(self.summary.resolve(base) & TESTCASE_BASES for base in cls.bases):
+            if any(base.names & TESTCASE_BASES for base in cls.bases):
                 raise _Unsupported  # a root of form C: its plan needs the engine
             if not self.facts(cls).is_testcase and self._async_tests(cls, transparent=False):
                 raise _Unsupported  # a mixin that may lend its async tests
@@ -137,24 +135,10 @@ class _Analysis:
         return tuple(found)
 
     # -- the rule ---------------------------------------------------------------------------
-    def _async_tests(self, cls: ast.ClassDef, *, transparent: bool) -> list[ast.AsyncFunctionDef]:
-        return [
-            stmt
-            for stmt in cls.body
-            if isinstance(stmt, ast.AsyncFunctionDef)
-            and stmt.name.startswith("test")
-            and (
-                not transparent
-                or decorators_transparent(
-                    [
-                        self.summary.resolve(d.func if isinstance(d, ast.Call) else d)
-                        for d in stmt.decorator_list
-                    ]
-                )
-            )
-        ]
+    def _async_tests(self, cls: ClassSummary, *, transparent: bool) -> list[AsyncTest]:
+        return [test for test in cls.async_tests if not transparent or test.transparent]
 
-    def _fix_for(self, cls: ast.ClassDef) -> tuple[bool | None, str]:
+    def _fix_for(self, cls: ClassSummary) -> tuple[bool | None, str]:
         """The rule's ``_fix_for`` where no local class lists TestCase (the root is in another
         file, or there is none: a fix by hand)."""
         for key in self.mro(cls) or ():
@@ -167,7 +151,7 @@ class _Analysis:
         return None, ""  # _plan_fix finds no TestCase base to switch
 
     # -- ModuleIndex over ast ---------------------------------------------------------------
-    def facts(self, cls: ast.ClassDef, seen: frozenset[str] = frozenset()) -> _Facts:
+    def facts(self, cls: ClassSummary, seen: frozenset[str] = frozenset()) -> _Facts:
         cached = self._facts.get(cls.name)
         if cached is None:
             cached = self._compute_facts(cls, seen | {cls.name})
@@ -175,16 +159,12 @@ class _Analysis:
                 self._facts[cls.name] = cached
         return cached
 
-    def _compute_facts(self, cls: ast.ClassDef, seen: frozenset[str]) -> _Facts:
+    def _compute_facts(self, cls: ClassSummary, seen: frozenset[str]) -> _Facts:
         is_testcase = is_async = unknown = False
-        has_metaclass = any(kw.arg == "metaclass" for kw in cls.keywords)
-        overrides_runner = any(
-            isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and stmt.name in RUNNER_METHODS
-            for stmt in cls.body
-        )
+        has_metaclass = cls.has_metaclass
+        overrides_runner = any(name in RUNNER_METHODS for name in cls.method_names)
         for base in cls.bases:
-            for key in self.summary.resolve(base):
+            for key in base.names:
                 if key.startswith(LOCAL_PREFIX):
                     parent = self.classes.get(key[len(LOCAL_PREFIX) :])
                     if parent is None or parent.name in seen:
@@ -207,30 +187,30 @@ class _Analysis:
                     unknown = True
         return _Facts(is_testcase, is_async or unknown or has_metaclass or overrides_runner)
 
-    def mro(self, cls: ast.ClassDef) -> list[str] | None:
+    def mro(self, cls: ClassSummary) -> list[str] | None:
         key = LOCAL_PREFIX + cls.name
         if key not in self._mro:
             self._mro[key] = None  # guards against cycles while computing
             self._mro[key] = self._linearise(cls)
         return self._mro[key]
 
-    def _linearise(self, cls: ast.ClassDef) -> list[str] | None:
+    def _linearise(self, cls: ClassSummary) -> list[str] | None:
         def local_mro(name: str) -> list[str] | None:
             parent = self.classes.get(name)
             return None if parent is None else self.mro(parent)
 
-        keys = (self.summary.resolve(base) for base in cls.bases)
+        keys = (set(base.names) for base in cls.bases)
         return linearise(cls.name, keys, local_mro, self.context)
 
     # -- positions --------------------------------------------------------------------------
-    def _span(self, test: ast.AsyncFunctionDef) -> tuple[int, int, int, int]:
+    def _span(self, test: AsyncTest) -> tuple[int, int, int, int]:
         """Where the engine puts the finding: from the test's name to the end of its text as
         LibCST owns it (the newline of its last line; no trailing lines, checked here)."""
-        line = self.lines[test.lineno - 1]
-        found = _ASYNC_DEF.match(line, test.col_offset)
+        line = self.lines[test.line - 1]
+        found = _ASYNC_DEF.match(line, test.column)
         if found is None or not line.startswith(test.name.encode(), found.end()):
             raise _Unsupported  # ``async def \`` continued on another line
-        end_line = test.end_lineno
+        end_line = test.end_line
         if end_line is None or self.lines[end_line - 1].rstrip().endswith(b"\\"):
             raise _Unsupported
         # Lines after the body that are not empty (comments, indented whitespace) may belong
@@ -240,4 +220,4 @@ class _Analysis:
             after += 1
         if after < len(self.lines) - 1 and self.lines[after].lstrip()[:1] in (b"#", b""):
             raise _Unsupported
-        return test.lineno, found.end() + 1, end_line + 1, 1
+        return test.line, found.end() + 1, end_line + 1, 1

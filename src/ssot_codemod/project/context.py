@@ -44,7 +44,7 @@ class ExternalClass:
     has_metaclass: bool
     overrides_runner: bool
     method_names: tuple[str, ...]  # sorted: the fingerprint must not depend on hash order
-    methods: tuple[MethodSummary, ...]  # the hooks and their twins (see index.SUMMARISED)
+    methods: tuple[MethodSummary, ...]  # the hooks and their twins (see modules.SUMMARISED)
     # Set when --unsafe-fixes rebases this class's root in this run: the root's display name.
     rebased_root: str | None = None
     # The class in this one's MRO that lists unittest.TestCase ("`Base` (path:line)"): where

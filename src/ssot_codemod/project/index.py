@@ -13,7 +13,6 @@ pytest's ``resolve_package_path``), the project root and ``<root>/src``. Folders
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -28,33 +27,10 @@ from ssot_codemod.analysis import (
     TESTCASE_BASES,
     UNKNOWN,
     c3_merge,
-    decorators_transparent,
-    depends_on_class_ast,
-    normalized_ast_function,
 )
-from ssot_codemod.project.context import (
-    ExternalClass,
-    MethodSummary,
-    ProjectContext,
-    RootInfo,
-)
-from ssot_codemod.project.modules import ModuleSummary, summarise
+from ssot_codemod.project.context import ExternalClass, ProjectContext, RootInfo
+from ssot_codemod.project.modules import ClassSummary, ModuleSummary, summarise
 
-# Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
-SUMMARISED = frozenset(
-    {
-        "setUp",
-        "tearDown",
-        "setUpClass",
-        "tearDownClass",
-        "asyncSetUp",
-        "asyncTearDown",
-        "setup_method",
-        "teardown_method",
-    }
-)
-_HOOKS = frozenset({"asyncSetUp", "asyncTearDown", "asyncSetUpClass", "asyncTearDownClass"})
-_VERSION_GATE = re.compile(r"version|PY\w*\d|PYTHON", re.IGNORECASE)
 _ASYNC_TEST = b"async def test"
 _MAX_DEPTH = 40
 
@@ -86,7 +62,7 @@ class _Class:
     id: str
     name: str
     path: str
-    node: ast.ClassDef
+    node: ClassSummary
     module: ModuleSummary
     data: ExternalClass | None = None
     root: str | None = None  # the class that lists unittest.TestCase, for never-run tests
@@ -121,6 +97,11 @@ class ProjectIndex:
     _found_modules: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, int] | None] = field(
         default_factory=dict
     )
+    # Summaries made by the first pass (screening), taken into ``_modules`` when first asked
+    # for (so what the index looked at stays what its questions needed).
+    _ready: dict[str, ModuleSummary] = field(default_factory=dict)
+    # context_for's ExternalClass of a class by (id, rebased in this run).
+    _shown_classes: dict[tuple[str, bool], ExternalClass] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -130,7 +111,10 @@ class ProjectIndex:
         *,
         src: Sequence[str | os.PathLike[str]] = (),
         data: dict[str, bytes] | None = None,
+        summaries: dict[str, ModuleSummary] | None = None,
     ) -> ProjectIndex:
+        """*summaries*: :func:`~ssot_codemod.project.modules.summarise` of some of *data*'s
+        files, made already (by path; each of those paths must be in *data*)."""
         absolute = frozenset(os.path.abspath(f) for f in files)
         index = cls(
             os.path.abspath(root),
@@ -139,6 +123,11 @@ class ProjectIndex:
             {os.path.abspath(k): v for k, v in (data or {}).items()},
         )
         index.handed_over = data is not None
+        for path, summary in (summaries or {}).items():
+            path = os.path.abspath(path)
+            if path in index.data:
+                summary.path = path
+                index._ready[path] = summary
         return index
 
     def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -184,6 +173,8 @@ class ProjectIndex:
 
     def module(self, path: str) -> ModuleSummary:
         summary = self._modules.get(path)
+        if summary is None and path in self._ready:
+            summary = self._modules[path] = self._ready.pop(path)
         if summary is None:
             data = self._bytes(path)
             if data is None:
@@ -374,13 +365,12 @@ class ProjectIndex:
         return node
 
     def base_targets(
-        self, summary: ModuleSummary, node: ast.ClassDef, stack: tuple[str, ...] = ()
+        self, summary: ModuleSummary, node: ClassSummary, stack: tuple[str, ...] = ()
     ) -> list[tuple[str, str, _Class | str | None]]:
         """(expression text, qualified spelling, class or reason/None for a library class)."""
         out: list[tuple[str, str, _Class | str | None]] = []
-        for base in node.bases:
-            text = ast.unparse(base)
-            names = summary.resolve(base)
+        for text, base in zip(node.base_texts(), node.bases):
+            names = base.names
             if len(names) != 1:
                 out.append((text, text, f"{text} is bound to several things"))
                 continue
@@ -414,8 +404,8 @@ class ProjectIndex:
         cls = node.node
         is_testcase = is_async = runs_hooks = False
         unknown: list[str] = []
-        has_metaclass = any(kw.arg == "metaclass" for kw in cls.keywords)
-        methods = _methods(cls)
+        has_metaclass = cls.has_metaclass
+        methods = cls.method_names
         overrides_runner = any(name in methods for name in RUNNER_METHODS)
         sequences: list[list[str]] = []
         direct: list[str] = []
@@ -462,11 +452,7 @@ class ProjectIndex:
             sequences.append(direct)
             merged = c3_merge(node.id, [list(s) for s in sequences])
             mro = tuple(merged) if merged is not None else None
-        summaries = tuple(
-            _summarise_method(node.module, func)
-            for name, func in sorted(methods.items())
-            if name in SUMMARISED
-        )
+        summaries = cls.hook_summaries()
         if node.lists_testcase:
             roots.insert(0, node.id)
             blocker = self._rebase_blocker(node, cls, mro)
@@ -476,7 +462,7 @@ class ProjectIndex:
             id=node.id,
             name=node.name,
             path=self.relpath(node.path),
-            line=cls.lineno,
+            line=cls.line,
             linear=mro,
             is_testcase=is_testcase,
             is_async_aware=is_async,
@@ -484,24 +470,25 @@ class ProjectIndex:
             unknown_bases=tuple(dict.fromkeys(unknown)),
             has_metaclass=has_metaclass,
             overrides_runner=overrides_runner,
-            method_names=tuple(sorted(methods)),
+            method_names=methods,
             methods=summaries,
         )
 
     def _rebase_blocker(
-        self, node: _Class, cls: ast.ClassDef, mro: tuple[str, ...] | None
+        self, node: _Class, cls: ClassSummary, mro: tuple[str, ...] | None
     ) -> str | None:
         """Why the root class cannot be switched to IsolatedAsyncioTestCase in its module."""
-        for base in cls.bases:
-            if node.module.resolve(base) & TESTCASE_BASES:
-                if isinstance(base, ast.Attribute):
-                    if node.module.resolve(base.value) != {"unittest"}:
-                        return f"its base {ast.unparse(base)} is not spelled unittest.TestCase"
-                elif not isinstance(base, ast.Name):
-                    return f"its base {ast.unparse(base)} is not a plain name"
+        for number, base in enumerate(cls.bases):
+            if base.names & TESTCASE_BASES:
+                if base.owner is not None:  # an attribute (``x.TestCase``)
+                    if base.owner != {"unittest"}:
+                        text = cls.base_texts()[number]
+                        return f"its base {text} is not spelled unittest.TestCase"
+                elif base.ident is None:
+                    return f"its base {cls.base_texts()[number]} is not a plain name"
         if mro is None:
             return "some of its bases cannot be resolved"
-        own = _methods(cls)
+        own = cls.method_names
         for sync_name in ("setUp", "tearDown"):
             if sync_name in own:
                 continue
@@ -547,22 +534,12 @@ class ProjectIndex:
         paths = self.files if not self.handed_over else [p for p in self.data if p in self.files]
         for path in sorted(paths):
             data = self._bytes(path)
-            if data is None or _ASYNC_TEST not in data or not _may_hold_testcase(data):
+            if data is None or not will_summarise(data):
                 continue
             summary = self.module(path)
             for cls in summary.all_classes:
-                tests = [
-                    f
-                    for f in cls.body
-                    if isinstance(f, ast.AsyncFunctionDef) and f.name.startswith("test")
-                ]
-                transparent = [
-                    t
-                    for t in tests
-                    if decorators_transparent(
-                        [summary.resolve(_callee(d)) for d in t.decorator_list]
-                    )
-                ]
+                tests = cls.async_tests
+                transparent = [t for t in tests if t.transparent]
                 if not tests:
                     continue
                 facts = self._class_facts(summary, cls)
@@ -582,10 +559,10 @@ class ProjectIndex:
                 if not _never_awaits(data_):
                     continue
                 for test in tests:
-                    if test not in transparent:
-                        self._skipped_tests.append((path, test.lineno, f"{cls.name}.{test.name}"))
+                    if not test.transparent:
+                        self._skipped_tests.append((path, test.line, f"{cls.name}.{test.name}"))
                 if transparent and root is not None:
-                    found.append(NeverRun(path, cls.name, cls.lineno, len(transparent), root))
+                    found.append(NeverRun(path, cls.name, cls.line, len(transparent), root))
         self._never_run = found
         return found
 
@@ -601,16 +578,16 @@ class ProjectIndex:
         return list(self._skipped_tests)
 
     def _class_facts(
-        self, summary: ModuleSummary, cls: ast.ClassDef
+        self, summary: ModuleSummary, cls: ClassSummary
     ) -> tuple[ExternalClass, str | None] | None:
-        if cls in summary.classes.get(cls.name, []) and len(summary.classes[cls.name]) == 1:
+        if cls.module_level and len(summary.classes[cls.name]) == 1:
             found = self._class(summary.path, cls.name)
             if isinstance(found, _Class) and found.data is not None:
                 return found.data, found.root
             return None
         # A class that is not a unique module-level one: computed on the spot, not cached.
         node = _Class(
-            f"{self.relpath(summary.path)}::{cls.name}@{cls.lineno}",
+            f"{self.relpath(summary.path)}::{cls.name}@{cls.line}",
             cls.name,
             summary.path,
             cls,
@@ -630,14 +607,14 @@ class ProjectIndex:
                 continue  # never needed by this run's questions
             summary = self._modules[path]
             for cls in summary.all_classes:
-                if not _matters(cls):
+                if not cls.matters:
                     continue
                 for text, qualified, target in self.base_targets(summary, cls):
                     if isinstance(target, str):
-                        out.append(Unresolved(path, cls.name, cls.lineno, text, target))
+                        out.append(Unresolved(path, cls.name, cls.line, text, target))
                     elif target is None and qualified not in _KNOWN_LIBRARY:
                         why = f"{qualified} is not part of the project"
-                        out.append(Unresolved(path, cls.name, cls.lineno, text, why))
+                        out.append(Unresolved(path, cls.name, cls.line, text, why))
         return out
 
     # -- per-file contexts ----------------------------------------------------------------
@@ -663,10 +640,11 @@ class ProjectIndex:
                         if ancestor is None or ancestor.data is None:
                             continue
                         data = ancestor.data
+                        rebase = False
                         if ancestor.root is not None:
                             root = self._by_id(ancestor.root)
                             if ancestor.root in rebased and root is not None and root.data:
-                                data = _with_rebase(data, root.data)
+                                rebase = True
                             elif (
                                 unsafe_fixes
                                 and root is not None
@@ -676,8 +654,18 @@ class ProjectIndex:
                                 unwritable[ancestor.root] = (
                                     f"{root.data.path} is not among the named files"
                                 )
-                        data = _with_root(data, ancestor.root, ancestor.root_blocker, self)
-                        classes[data.id] = data
+                        # The same few ancestors appear in most files' contexts: their final
+                        # value is made once (a dataclasses.replace per file cost a fifth of
+                        # the contexts' time on a big tree).
+                        shown = self._shown_classes.get((ident, rebase))
+                        if shown is None:
+                            if rebase:
+                                root = self._by_id(ancestor.root or "")
+                                assert root is not None and root.data is not None
+                                data = _with_rebase(data, root.data)
+                            data = _with_root(data, ancestor.root, ancestor.root_blocker, self)
+                            shown = self._shown_classes[ident, rebase] = data
+                        classes[shown.id] = shown
                 elif isinstance(target, str):
                     unresolved[qualified] = target
         roots: dict[str, RootInfo] = {}
@@ -776,6 +764,12 @@ _WORD = re.compile(rb"\w+")
 _ASYNC_OR_PLAIN = frozenset({b"unittest", b"IsolatedAsyncioTestCase", b"object"})
 
 
+def will_summarise(data: bytes) -> bool:
+    """:meth:`ProjectIndex.never_run` summarises this file when its bytes are handed over
+    (the first pass makes the summary ahead for such files: :mod:`ssot_codemod.screening`)."""
+    return _ASYNC_TEST in data and _may_hold_testcase(data)
+
+
 def _may_hold_testcase(data: bytes) -> bool:
     """Some class header names a base other than IsolatedAsyncioTestCase/object (a file of
     pytest-style classes or IsolatedAsyncioTestCases only is not parsed)."""
@@ -783,17 +777,6 @@ def _may_hold_testcase(data: bytes) -> bool:
 
 
 _KNOWN_LIBRARY = TESTCASE_BASES | ASYNC_AWARE_BASES | {BUILTIN_OBJECT}
-
-
-def _matters(cls: ast.ClassDef) -> bool:
-    """A class the rules ask about: it defines a hook (or its twin) or an async test."""
-    return any(
-        isinstance(f, ast.AsyncFunctionDef)
-        and f.name.startswith("test")
-        or isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-        and f.name in SUMMARISED
-        for f in cls.body
-    )
 
 
 def _never_awaits(data: ExternalClass) -> bool:
@@ -808,88 +791,4 @@ def _never_awaits(data: ExternalClass) -> bool:
 
 def _used_as_base(summary: ModuleSummary, name: str) -> bool:
     """Some class of the module lists ``name`` among its bases (a mixin lending tests)."""
-    return any(
-        isinstance(base, ast.Name) and base.id == name
-        for cls in summary.all_classes
-        for base in cls.bases
-    )
-
-
-def _callee(decorator: ast.expr) -> ast.expr:
-    return decorator.func if isinstance(decorator, ast.Call) else decorator
-
-
-def _methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The definition of each method that exists at runtime (the last one in the body)."""
-    out: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    for stmt in cls.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out[stmt.name] = stmt
-    return out
-
-
-def _summarise_method(
-    module: ModuleSummary, func: ast.FunctionDef | ast.AsyncFunctionDef
-) -> MethodSummary:
-    is_async = isinstance(func, ast.AsyncFunctionDef)
-    params = [*func.args.posonlyargs, *func.args.args]
-    receiver = params[0].arg if params else None
-    bridges: list[str] = []
-    gated_all = True
-    calls_super = False
-    pending: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in func.body]
-    while pending:
-        node, gated = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if isinstance(node, ast.If) and _VERSION_GATE.search(ast.unparse(node.test)):
-            gated = True
-        if isinstance(node, ast.Call):
-            hook = _bridged_hook(module, node, receiver) if not is_async else None
-            if hook is not None:
-                bridges.append(hook)
-                gated_all &= gated
-            f = node.func
-            if (
-                isinstance(f, ast.Attribute)
-                and f.attr == func.name
-                and isinstance(f.value, ast.Call)
-                and isinstance(f.value.func, ast.Name)
-                and f.value.func.id == "super"
-            ):
-                calls_super = True
-        pending.extend((child, gated) for child in ast.iter_child_nodes(node))
-    return MethodSummary(
-        name=func.name,
-        is_async=is_async,
-        key=normalized_ast_function(func),
-        bridges=tuple(sorted(set(bridges))),
-        gated=bool(bridges) and gated_all,
-        calls_super=calls_super,
-        depends=depends_on_class_ast(func),
-    )
-
-
-def _bridged_hook(module: ModuleSummary, call: ast.Call, receiver: str | None) -> str | None:
-    """``loop.run_until_complete(self.asyncSetUp())``, ``asyncio.run(...)`` or the rewritten
-    ``run_coroutine_sync(self.asyncSetUp(), loop)``: the hook it runs."""
-    if receiver is None or not call.args:
-        return None
-    arg = call.args[0]
-    if not (
-        isinstance(arg, ast.Call)
-        and not arg.args
-        and isinstance(arg.func, ast.Attribute)
-        and arg.func.attr in _HOOKS
-        and isinstance(arg.func.value, ast.Name)
-        and arg.func.value.id == receiver
-    ):
-        return None
-    f = call.func
-    if isinstance(f, ast.Attribute) and f.attr == "run_until_complete":
-        return arg.func.attr
-    if isinstance(f, ast.Name) and f.id == "run_coroutine_sync":
-        return arg.func.attr
-    if module.resolve(f) == {"asyncio.run"}:
-        return arg.func.attr
-    return None
+    return any(base.ident == name for cls in summary.all_classes for base in cls.bases)

@@ -3,16 +3,95 @@
 The bindings mirror :class:`ssot_codemod.analysis.ModuleIndex` exactly - same qualified
 spellings (``pkg.mod.Name``, ``.mod.Name`` for relative imports, ``local:Name``, ``?``) - so the
 names a per-file context is keyed by are the names the engine asks about.
+
+A summary is plain data (tuples, strings, numbers: no ``ast`` nodes), everything the project
+index and check's ast path (:mod:`ssot_codemod.project.ast_findings`) read of a module, worked
+out from the module alone. So it can be made where the bytes are read - in the first pass's
+pool workers on big trees (:mod:`ssot_codemod.screening`) - and sent back cheaply: unpickling
+``ast`` nodes cost as much as parsing again. The index then only resolves names across files.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ssot_codemod.analysis import BUILTIN_OBJECT, LOCAL_PREFIX, UNKNOWN
+from ssot_codemod.analysis import (
+    BUILTIN_OBJECT,
+    LOCAL_PREFIX,
+    UNKNOWN,
+    decorators_transparent,
+    depends_on_class_ast,
+    normalized_ast_function,
+)
 from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
+from ssot_codemod.project.context import MethodSummary
+
+# Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
+SUMMARISED = frozenset(
+    {
+        "setUp",
+        "tearDown",
+        "setUpClass",
+        "tearDownClass",
+        "asyncSetUp",
+        "asyncTearDown",
+        "setup_method",
+        "teardown_method",
+    }
+)
+_HOOKS = frozenset({"asyncSetUp", "asyncTearDown", "asyncSetUpClass", "asyncTearDownClass"})
+_VERSION_GATE = re.compile(r"version|PY\w*\d|PYTHON", re.IGNORECASE)
+
+
+class AsyncTest(NamedTuple):
+    """An ``async def test...`` in a class body (where check's ast path reports it)."""
+
+    name: str
+    line: int
+    column: int  # col_offset of the definition (``async``), 0-based
+    end_line: int | None
+    transparent: bool  # every decorator is one the tool sees through (analysis)
+
+
+class Base(NamedTuple):
+    """One expression in a class's bases."""
+
+    names: frozenset[str]  # ModuleSummary.resolve of it: its possible qualified names
+    ident: str | None  # the name, when it is a plain name (``Base``)
+    # For ``x.TestCase``: the possible names of ``x``; None when it is not an attribute.
+    owner: frozenset[str] | None
+
+
+class ClassSummary(NamedTuple):
+    """A class statement, as far as the index and SSC004's ast path read it."""
+
+    name: str
+    line: int
+    module_level: bool
+    bases: tuple[Base, ...]
+    has_metaclass: bool
+    method_names: tuple[str, ...]  # sorted, unique (functions of the body)
+    async_tests: tuple[AsyncTest, ...]  # in body order, every ``async def test*``
+    matters: bool  # defines a hook (or a twin's name) or an async test (see index.unresolved)
+    # The bases' source text (``ast.unparse``) and the summaries of the hooks it defines (the
+    # last definition of each SUMMARISED name, by name), or the exception making them raised:
+    # re-raised where they are read, as when they were made on demand from the tree.
+    texts: tuple[str, ...] | BaseException
+    hooks: tuple[MethodSummary, ...] | BaseException
+
+    def base_texts(self) -> tuple[str, ...]:
+        if isinstance(self.texts, BaseException):
+            raise self.texts
+        return self.texts
+
+    def hook_summaries(self) -> tuple[MethodSummary, ...]:
+        if isinstance(self.hooks, BaseException):
+            raise self.hooks
+        return self.hooks
 
 
 @dataclass
@@ -21,12 +100,11 @@ class ModuleSummary:
     bindings: dict[str, set[str]] = field(default_factory=dict)
     star_imports: list[str] = field(default_factory=list)
     # Module-scope classes by name (several when a name is reused), and every class.
-    classes: dict[str, list[ast.ClassDef]] = field(default_factory=dict)
-    all_classes: list[ast.ClassDef] = field(default_factory=list)
+    classes: dict[str, list[ClassSummary]] = field(default_factory=dict)
+    all_classes: list[ClassSummary] = field(default_factory=list)
     error: str | None = None
     # Nested deeper than LibCST certainly handles (nesting.LIBCST_SAFE_DEPTH): check's ast
-    # path (project.ast_findings) leaves such a file to the engine. The tree itself is not
-    # kept: the classes are enough, and a big tree must not sit in memory. Also True when not
+    # path (project.ast_findings) leaves such a file to the engine. Also True when not
     # measured (no ``async`` in the file: nothing for the ast path there).
     deep: bool = True
 
@@ -110,29 +188,171 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     for name, value in pending:
         for target in summary.resolve(value):
             bind(name, target)
-    _collect_classes(tree.body, summary, module_scope=True)
+    found: list[tuple[ast.ClassDef, bool]] = []
+    _collect_classes(tree.body, found, module_scope=True)
     # Two module-level classes of one name make the name ambiguous (as in ModuleIndex).
-    for name, defs in summary.classes.items():
-        if len(defs) > 1:
+    counts: dict[str, int] = {}
+    for node, module_level in found:
+        if module_level:
+            counts[node.name] = counts.get(node.name, 0) + 1
+    for name, count in counts.items():
+        if count > 1:
             bind(name, UNKNOWN)
+    # Summarised once the bindings are final (bases and decorators are resolved with them).
+    for node, module_level in found:
+        cls = _class_summary(summary, node, module_level)
+        summary.all_classes.append(cls)
+        if module_level:
+            summary.classes.setdefault(cls.name, []).append(cls)
     return summary
 
 
-def _collect_classes(stmts: list[ast.stmt], summary: ModuleSummary, *, module_scope: bool) -> None:
+def _collect_classes(
+    stmts: list[ast.stmt], found: list[tuple[ast.ClassDef, bool]], *, module_scope: bool
+) -> None:
+    """Every class statement (and whether it is at module scope), in source order."""
     for stmt in stmts:
         if isinstance(stmt, ast.ClassDef):
-            summary.all_classes.append(stmt)
-            if module_scope:
-                summary.classes.setdefault(stmt.name, []).append(stmt)
-            _collect_classes(stmt.body, summary, module_scope=False)
+            found.append((stmt, module_scope))
+            _collect_classes(stmt.body, found, module_scope=False)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _collect_classes(stmt.body, summary, module_scope=False)
+            _collect_classes(stmt.body, found, module_scope=False)
         else:
             for name in ("body", "orelse", "finalbody"):
                 inner = getattr(stmt, name, None)
                 if isinstance(inner, list):
-                    _collect_classes(inner, summary, module_scope=module_scope)
+                    _collect_classes(inner, found, module_scope=module_scope)
             for handler in getattr(stmt, "handlers", []):
-                _collect_classes(handler.body, summary, module_scope=module_scope)
+                _collect_classes(handler.body, found, module_scope=module_scope)
             for case in getattr(stmt, "cases", []):
-                _collect_classes(case.body, summary, module_scope=module_scope)
+                _collect_classes(case.body, found, module_scope=module_scope)
+
+
+def _class_summary(summary: ModuleSummary, cls: ast.ClassDef, module_level: bool) -> ClassSummary:
+    methods = _methods(cls)
+    bases = tuple(
+        Base(
+            frozenset(summary.resolve(base)),
+            base.id if isinstance(base, ast.Name) else None,
+            frozenset(summary.resolve(base.value)) if isinstance(base, ast.Attribute) else None,
+        )
+        for base in cls.bases
+    )
+    tests = tuple(
+        AsyncTest(
+            stmt.name,
+            stmt.lineno,
+            stmt.col_offset,
+            stmt.end_lineno,
+            decorators_transparent(
+                [
+                    summary.resolve(d.func if isinstance(d, ast.Call) else d)
+                    for d in stmt.decorator_list
+                ]
+            ),
+        )
+        for stmt in cls.body
+        if isinstance(stmt, ast.AsyncFunctionDef) and stmt.name.startswith("test")
+    )
+    texts: tuple[str, ...] | BaseException
+    hooks: tuple[MethodSummary, ...] | BaseException
+    try:
+        texts = tuple(ast.unparse(base) for base in cls.bases)
+    except Exception as exc:  # noqa: BLE001 - raised again where the text is read
+        texts = exc
+    try:
+        hooks = tuple(
+            _summarise_method(summary, func)
+            for name, func in sorted(methods.items())
+            if name in SUMMARISED
+        )
+    except Exception as exc:  # noqa: BLE001 - raised again where the summaries are read
+        hooks = exc
+    return ClassSummary(
+        name=cls.name,
+        line=cls.lineno,
+        module_level=module_level,
+        bases=bases,
+        has_metaclass=any(kw.arg == "metaclass" for kw in cls.keywords),
+        method_names=tuple(sorted(methods)),
+        async_tests=tests,
+        matters=bool(tests) or any(name in SUMMARISED for name in methods),
+        texts=texts,
+        hooks=hooks,
+    )
+
+
+def _methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The definition of each method that exists at runtime (the last one in the body)."""
+    out: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[stmt.name] = stmt
+    return out
+
+
+def _summarise_method(
+    module: ModuleSummary, func: ast.FunctionDef | ast.AsyncFunctionDef
+) -> MethodSummary:
+    is_async = isinstance(func, ast.AsyncFunctionDef)
+    params = [*func.args.posonlyargs, *func.args.args]
+    receiver = params[0].arg if params else None
+    bridges: list[str] = []
+    gated_all = True
+    calls_super = False
+    pending: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in func.body]
+    while pending:
+        node, gated = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.If) and _VERSION_GATE.search(ast.unparse(node.test)):
+            gated = True
+        if isinstance(node, ast.Call):
+            hook = _bridged_hook(module, node, receiver) if not is_async else None
+            if hook is not None:
+                bridges.append(hook)
+                gated_all &= gated
+            f = node.func
+            if (
+                isinstance(f, ast.Attribute)
+                and f.attr == func.name
+                and isinstance(f.value, ast.Call)
+                and isinstance(f.value.func, ast.Name)
+                and f.value.func.id == "super"
+            ):
+                calls_super = True
+        pending.extend((child, gated) for child in ast.iter_child_nodes(node))
+    return MethodSummary(
+        name=func.name,
+        is_async=is_async,
+        key=normalized_ast_function(func),
+        bridges=tuple(sorted(set(bridges))),
+        gated=bool(bridges) and gated_all,
+        calls_super=calls_super,
+        depends=depends_on_class_ast(func),
+    )
+
+
+def _bridged_hook(module: ModuleSummary, call: ast.Call, receiver: str | None) -> str | None:
+    """``loop.run_until_complete(self.asyncSetUp())``, ``asyncio.run(...)`` or the rewritten
+    ``run_coroutine_sync(self.asyncSetUp(), loop)``: the hook it runs."""
+    if receiver is None or not call.args:
+        return None
+    arg = call.args[0]
+    if not (
+        isinstance(arg, ast.Call)
+        and not arg.args
+        and isinstance(arg.func, ast.Attribute)
+        and arg.func.attr in _HOOKS
+        and isinstance(arg.func.value, ast.Name)
+        and arg.func.value.id == receiver
+    ):
+        return None
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr == "run_until_complete":
+        return arg.func.attr
+    if isinstance(f, ast.Name) and f.id == "run_coroutine_sync":
+        return arg.func.attr
+    if module.resolve(f) == {"asyncio.run"}:
+        return arg.func.attr
+    return None

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssot_codemod.files import PROJECT_ROOT_MARKERS, common_directory
-from ssot_codemod.project.index import SUMMARISED, ProjectIndex, _Class
+from ssot_codemod.project.index import ProjectIndex, _Class
+from ssot_codemod.project.modules import SUMMARISED
 from ssot_codemod.rules._twin_scan import _LEXEMES, line_within
 
 # Both start with a literal ("def", "class"), which the regex engine finds with a fast scan;
@@ -24,6 +25,9 @@ _TWIN_DEF_LINE = re.compile(
 _HOOK_NEEDLES = (b"etUp", b"earDown", b"etup_method", b"down_method")  # every SUMMARISED name
 _CLASS_HEADER = re.compile(rb"class[ \t]+(\w+)[ \t]*\(([^)]*)\)")
 _NAME = re.compile(rb"\w+")
+# A word (``_NAME``) that starts with a digit: what _tokens calls ``N``. Linear: one attempt
+# per word start, the quantified part runs to the word's end.
+_NUMBER = re.compile(rb"\b[0-9]\w*")
 _PLAIN_BASES = frozenset({b"unittest", b"TestCase", b"object", b"IsolatedAsyncioTestCase"})
 
 
@@ -85,11 +89,12 @@ def needs_whole_project(paths: Sequence[Path]) -> bool:
 def index_wants(memo: dict[str, object], path: str, data: bytes) -> bool:
     """Note what the index needs from this file's bytes; True when it keeps them (possible
     never-run tests, or a hook that may repeat the hook of a class in another file)."""
-    path = os.path.abspath(path)
     wanted = b"async def test" in data
-    if any(needle in data for needle in _HOOK_NEEDLES):
+    # Any of _HOOK_NEEDLES (written out: a generator per file cost more than the searches).
+    if b"etUp" in data or b"earDown" in data or b"etup_method" in data or b"down_method" in data:
         keys, inheriting, owners = _hook_keys(data)
-        if keys:
+        if keys:  # (inheriting keys are some of them)
+            path = os.path.abspath(path)
             by_file = memo.setdefault("hook_keys", {})
             assert isinstance(by_file, dict)
             by_file[path] = keys
@@ -130,7 +135,13 @@ def extra_codes(index: ProjectIndex, path: str) -> set[str]:
     codes: set[str] = set()
     if path in _ssc004_files(index) or path in _root_files(index):
         codes.add("SSC004")
-    if _shares_hook_key(index, path) and _inherits_twin(index, path):
+    inheriting = index.memo.get("inheriting_keys")  # (asked per file: the cheap test first)
+    if (
+        isinstance(inheriting, dict)
+        and path in inheriting
+        and _shares_hook_key(index, path)
+        and _inherits_twin(index, path)
+    ):
         codes.add("SSC003")
     return codes
 
@@ -231,8 +242,9 @@ def _body_tokens(data: bytes, end: int, indent: int) -> tuple[bytes, ...]:
 
 
 def _tokens(text: bytes) -> tuple[bytes, ...]:
-    stripped = _LEXEMES.sub(_strip_lexeme, text)
-    return tuple(b"N" if t[:1].isdigit() else t for t in _NAME.findall(stripped))
+    """The words of ``text`` without strings (``S``) and comments; a number is ``N``."""
+    stripped = _NUMBER.sub(b"N", _LEXEMES.sub(_strip_lexeme, text))
+    return tuple(_NAME.findall(stripped))
 
 
 def _strip_lexeme(match: re.Match[bytes]) -> bytes:
@@ -305,20 +317,19 @@ def _inherits_twin(index: ProjectIndex, path: str) -> bool:
     summary = index.module(path)
     if summary.error is not None:
         return False
-    from ssot_codemod.project.index import _methods, _summarise_method
-
     for cls in summary.all_classes:
-        own = {n: f for n, f in _methods(cls).items() if n in SUMMARISED}
+        own = [name for name in cls.method_names if name in SUMMARISED]
         if not own:
             continue
         for _text, _q, target in index.base_targets(summary, cls):
             if not isinstance(target, _Class) or target.data is None or target.path == path:
                 continue
             for ancestor in index.ancestors(target.data):
-                for name, func in own.items():
+                for name in own:
                     inherited = ancestor.method(name)
                     if inherited is not None:
-                        if inherited.key == _summarise_method(summary, func).key:
+                        mine = next(m for m in cls.hook_summaries() if m.name == name)
+                        if inherited.key == mine.key:
                             return True
     return False
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ssot_codemod.api import Options
     from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.modules import ModuleSummary
     from ssot_codemod.project.run import ProjectReport
 
 __all__ = ["ProjectView"]
@@ -41,7 +42,9 @@ class ProjectView:
         data: dict[str, bytes],
         notes: dict[str, object],
         options: Options,
+        summaries: dict[str, ModuleSummary] | None = None,
     ) -> ProjectView | None:
+        """*data*: the bytes the first pass kept; *summaries*: modules it summarised already."""
         if not options.project_view or not files:
             return None
         from ssot_codemod.files import discover
@@ -69,7 +72,7 @@ class ProjectView:
             replayable = walked.replayable
             listings = walked.listings
         src = [root / entry for entry in options.src]  # relative entries: to the project
-        index = ProjectIndex.build(root, everything, src=src, data=data)
+        index = ProjectIndex.build(root, everything, src=src, data=data, summaries=summaries)
         index.memo.update(notes)
         from ssot_codemod.project.run import index_wants
 
