@@ -72,8 +72,10 @@ def split_test_name(name: str) -> str:
 class _Module:
     """One parsed file: its top-level classes (nested ones reachable) and import bindings."""
 
-    def __init__(self, path: Path, tree: ast.Module) -> None:
+    def __init__(self, path: Path, tree: ast.Module, data: bytes = b"") -> None:
         self.path = path
+        self.tree = tree
+        self.data = data  # the bytes *tree* was parsed from
         self.classes: dict[str, ast.ClassDef] = {}
         # local name -> (module, attribute or None, level); ``import a.b as c`` -> ("a.b", None, 0)
         self.imports: dict[str, tuple[str, str | None, int]] = {}
@@ -155,13 +157,20 @@ class SourceTree:
         key = Path(os.path.abspath(path))
         if key not in self._modules:
             try:
-                tree = ast.parse(key.read_bytes(), filename=str(key))
+                data = key.read_bytes()
+                tree = ast.parse(data, filename=str(key))
             except (OSError, SyntaxError, ValueError, RecursionError) as exc:
                 self.parse_errors[key] = f"{type(exc).__name__}: {exc}"
                 self._modules[key] = None
             else:
-                self._modules[key] = _Module(key, tree)
+                self._modules[key] = _Module(key, tree, data)
         return self._modules[key]
+
+    def parsed(self, path: Path, data: bytes) -> ast.Module | None:
+        """The tree of *path* if it was parsed here from exactly *data* (a caller editing the
+        file reuses it instead of parsing again); None otherwise. Read-only: shared."""
+        module = self._modules.get(Path(os.path.abspath(path)))
+        return module.tree if module is not None and module.data == data else None
 
     def forget(self, path: Path) -> None:
         """Drop the cached parse of *path* (after it was rewritten)."""
