@@ -206,8 +206,14 @@ FS = {"open", "os.link", "os.rename", "os.remove", "os.chmod", "os.truncate"}
 count = 0
 active = False
 
+edit = spec.get("edit")  # [event, path, hex bytes]: another writer, just before that event
+
 def hook(event, args):
-    global count
+    global count, edit
+    if active and edit and event == edit[0]:
+        path, data, edit = edit[1], bytes.fromhex(edit[2]), None
+        with open(path, "wb") as handle:
+            handle.write(data)
     if active and event in FS:
         count += 1
         if count == spec["k"]:
@@ -231,8 +237,19 @@ print(json.dumps({"interrupted": False, "events": count,
 CRASH_NAMES = ["a/x.py", "a/y.py", "a/gone.py", "b/z.py", "b/w.py"]
 
 
-def run_child(items: list[tuple[Path, bytes, bytes]], k: int, how: str) -> dict[str, object]:
-    spec = {"k": k, "how": how, "items": [(str(p), a.hex(), b.hex()) for p, a, b in items]}
+def run_child(
+    items: list[tuple[Path, bytes, bytes]],
+    k: int,
+    how: str,
+    edit: tuple[str, Path, bytes] | None = None,
+) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "k": k,
+        "how": how,
+        "items": [(str(p), a.hex(), b.hex()) for p, a, b in items],
+    }
+    if edit is not None:
+        spec["edit"] = [edit[0], str(edit[1]), edit[2].hex()]
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parent.parent / "src")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
@@ -308,3 +325,21 @@ def test_killed_or_interrupted_before_any_step_loses_nothing(tmp_path: Path, how
         seen.add(assert_each_file_whole(root))
         recover_and_apply_again(root, items)
     assert seen == {0, 1, 2, 3, 4}  # the kills hit before, between and after the replaces
+
+
+@pytest.mark.parametrize("when", ["os.link", "os.rename"])
+def test_a_file_changed_after_its_backup_was_made_is_refused(tmp_path: Path, when: str) -> None:
+    # Another writer changes y.py after the batch checked it: just before the backups are
+    # linked, or just before the first file (x.py) is replaced.
+    items = tree(tmp_path, ["x.py", "y.py", "z.py"])
+    y = tmp_path / "y.py"
+    outcome = run_child(items, 0, "interrupt", edit=(when, y, b"edited meanwhile\n"))
+    assert outcome["errors"] == [None, "ApplyRefused", None]
+    assert y.read_bytes() == b"edited meanwhile\n"
+    assert not backup_path_for(y).exists()
+    assert_rewritten(tmp_path / "x.py", "x.py")
+    assert_rewritten(tmp_path / "z.py", "z.py")
+    assert leftovers(tmp_path) == []
+    assert revert_file(tmp_path / "x.py").status == "restored"
+    assert revert_file(tmp_path / "z.py").status == "restored"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.py", "y.py", "z.py"]
