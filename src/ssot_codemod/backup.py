@@ -449,7 +449,8 @@ def commit_rewrites(
 
     Each ``(path, current, new)`` gets the same guarantees as one call, and a failure stays
     with its file (the others are still written): its :class:`Committed` carries the error and
-    the file keeps its bytes with no backup of this run left beside it. The durability costs
+    the file keeps its bytes with no backup of this run left beside it (only a journal that
+    cannot be appended to fails every file of its directory). The durability costs
     are paid per directory instead of per file: the temporary files (backups and new contents)
     of a directory are written first and fsynced together, the backups linked into place, one
     journal append (one fsync) records them all, one directory fsync makes the backups and the
