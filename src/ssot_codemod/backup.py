@@ -543,7 +543,7 @@ def _fsync_jobs(jobs: Sequence[_Job]) -> None:
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(_FSYNC_THREADS, len(pairs))) as pool:
+        with ThreadPoolExecutor(max(2, min(_FSYNC_THREADS, len(pairs) // 4))) as pool:
             outcomes = list(pool.map(sync, pairs))
     for (job, _), error in zip(pairs, outcomes):
         if error is not None and job.error is None:

@@ -150,10 +150,13 @@ class SourceTree:
         self._modules: dict[Path, _Module | None] = {}
         self.parse_errors: dict[Path, str] = {}
         self._ancestors: dict[ClassKey, set[ClassKey]] = {}
+        self._report_files: dict[str, Path | None] = {}  # a report's file -> its path
 
     # ---------------------------------------------------------------------------- files
 
     def module(self, path: Path) -> _Module | None:
+        if path in self._modules:  # a key is absolute and normalised: *path* is that path
+            return self._modules[path]
         key = Path(os.path.abspath(path))
         if key not in self._modules:
             try:
@@ -211,22 +214,24 @@ class SourceTree:
         """(file, class path) for a JUnit classname, using the report's ``file`` if given."""
         parts = classname.split(".") if classname else []
         if file:
-            for root in self.roots:
-                path = root / file
-                if path.is_file():
-                    module = self.module(path)
-                    if module is None:
-                        return Unlocated(f"{file} cannot be parsed")
-                    dotted = file[:-3].replace("/", ".") if file.endswith(".py") else file
-                    if not parts or dotted.endswith(classname):
-                        return path, ()  # a module-level test function
-                    if classname.startswith(dotted + "."):
-                        return path, tuple(classname[len(dotted) + 1 :].split("."))
-                    # Another rootdir: the longest tail of the classname that is a class here.
-                    for k in range(len(parts) - 1, 0, -1):
-                        if module.find_class(parts[-k:]) is not None:
-                            return path, tuple(parts[-k:])
-                    return path, (parts[-1],)
+            if file not in self._report_files:  # one lookup per file, not per test
+                candidates = (root / file for root in self.roots)
+                self._report_files[file] = next((p for p in candidates if p.is_file()), None)
+            path = self._report_files[file]
+            if path is not None:
+                module = self.module(path)
+                if module is None:
+                    return Unlocated(f"{file} cannot be parsed")
+                dotted = file[:-3].replace("/", ".") if file.endswith(".py") else file
+                if not parts or dotted.endswith(classname):
+                    return path, ()  # a module-level test function
+                if classname.startswith(dotted + "."):
+                    return path, tuple(classname[len(dotted) + 1 :].split("."))
+                # Another rootdir: the longest tail of the classname that is a class here.
+                for k in range(len(parts) - 1, 0, -1):
+                    if module.find_class(parts[-k:]) is not None:
+                        return path, tuple(parts[-k:])
+                return path, (parts[-1],)
         for i in range(len(parts), 0, -1):
             found = self.module_file(".".join(parts[:i]))
             if found is not None and found.name != "__init__.py":
@@ -277,7 +282,7 @@ class SourceTree:
         own = _method(node, method)
         if own is not None:
             return Definition(
-                Path(os.path.abspath(path)),
+                module.path,  # absolute
                 class_path,
                 method,
                 own.lineno,
