@@ -142,6 +142,20 @@ def test_an_unwritable_directory_fails_only_its_files(tmp_path: Path) -> None:
     assert_rewritten(tmp_path / "ok/d.py", "ok/d.py")
 
 
+def test_a_journal_that_cannot_be_written_fails_its_directory_only(tmp_path: Path) -> None:
+    # A directory in the journal's place: the append fails for real, after the backups of
+    # that directory were linked; they are removed again and its files keep their bytes.
+    items = tree(tmp_path, ["bad/a.py", "bad/b.py", "good/c.py"])
+    (tmp_path / "bad" / JOURNAL_NAME).mkdir()
+    done = commit_rewrites(items)
+    assert isinstance(done[0].error, IsADirectoryError)
+    assert isinstance(done[1].error, IsADirectoryError)
+    assert done[2].error is None
+    assert sorted(p.name for p in (tmp_path / "bad").iterdir()) == [JOURNAL_NAME, "a.py", "b.py"]
+    assert (tmp_path / "bad/a.py").read_bytes() == original("bad/a.py")
+    assert_rewritten(tmp_path / "good/c.py", "good/c.py")
+
+
 @pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX")
 def test_a_write_error_fails_only_that_file(tmp_path: Path) -> None:
     items = tree(tmp_path, ["a.py", "big.py", "c.py"])
