@@ -20,6 +20,7 @@ import pytest
 from test_backup import POSIX, file_size_limit, immutable, leftovers
 
 from ssot_codemod.backup import (
+    _CHUNK,
     JOURNAL_NAME,
     ApplyRefused,
     backup_path_for,
@@ -86,6 +87,28 @@ def test_batch_writes_every_file_like_one_by_one(tmp_path: Path) -> None:
         assert revert_file(path).status == "restored"
         assert path.read_bytes() == before and not backup_path_for(path).exists()
     assert not (tmp_path / "batch" / "pkg0" / JOURNAL_NAME).exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_large_directory_goes_in_chunks_within_the_open_files_limit(tmp_path: Path) -> None:
+    resource = pytest.importorskip("resource")
+    names = [f"m{i:03d}.py" for i in range(2 * _CHUNK + 7)]
+    items = tree(tmp_path, names)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    # room for one chunk's temporary files and a few more, not for the whole directory's
+    limit = in_use + 2 * _CHUNK + 16
+    assert limit < 2 * len(names)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    try:
+        done = commit_rewrites(items)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [c.error for c in done] == [None] * len(names)
+    for name in names:
+        assert_rewritten(tmp_path / name, name)
+    assert len((tmp_path / JOURNAL_NAME).read_bytes().splitlines()) == len(names)
+    assert leftovers(tmp_path) == []
 
 
 def test_a_failure_stays_with_its_file(tmp_path: Path) -> None:
