@@ -341,6 +341,7 @@ def _run(
             )
             blocked = helper_result is not None and helper_result.status == "error"
 
+    writes: list[tuple[int, Path, FileResult, bytes, bytes]] = []  # committed together
     for task in tasks:  # path order
         path = discovery.files[task.index]
         outcome = computed[task.index]
@@ -358,7 +359,14 @@ def _run(
                 parsed=True,
             )
             continue
-        results[task.index], _ = _finish(path, outcome, originals[task.index], mode)
+        results[task.index], write = _finish(path, outcome, originals[task.index], mode)
+        if write:
+            assert outcome.new_bytes is not None
+            writes.append(
+                (task.index, path, results[task.index], originals[task.index], outcome.new_bytes)
+            )
+    if writes:
+        _write_out(writes, results)
 
     ordered_results = [results[i] for i in range(total)]
     project_report = project.report() if project is not None else None
@@ -388,7 +396,8 @@ def _run(
 def _finish(
     path: Path, outcome: Computed, original: bytes, mode: Literal["check", "apply", "dry-run"]
 ) -> tuple[FileResult, bool]:
-    """Turn a computed outcome into the file's result, writing it in apply mode."""
+    """Turn a computed outcome into the file's result; True: apply must write it
+    (:func:`_write_out`, which turns the result into "changed" or an error)."""
     if outcome.error is not None:
         return FileResult(path, "error", error=outcome.error, parsed=True), False
     base = FileResult(
@@ -403,16 +412,26 @@ def _finish(
         return base, False
     if mode != "apply":
         return replace(base, status="would-change"), False
+    return base, True
 
-    from ssot_codemod.backup import ApplyRefused, commit_rewrite
 
-    try:
-        commit_rewrite(path, original, outcome.new_bytes)
-    except ApplyRefused as exc:
-        return replace(base, status="error", error=one_line(str(exc))), False
-    except OSError as exc:
-        return replace(base, status="error", error=read_error(exc)), False
-    return replace(base, status="changed"), True
+def _write_out(
+    writes: Sequence[tuple[int, Path, FileResult, bytes, bytes]], results: dict[int, FileResult]
+) -> None:
+    """Write apply's rewrites, all in one :func:`~ssot_codemod.backup.commit_rewrites` (its
+    fsyncs paid per directory, not per file); a file that cannot be written is an error of its
+    own, the others are written."""
+    from ssot_codemod.backup import ApplyRefused, commit_rewrites
+
+    done = commit_rewrites([(path, original, new) for _, path, _, original, new in writes])
+    for (index, _, base, _, _), committed in zip(writes, done):
+        error = committed.error
+        if error is None:
+            results[index] = replace(base, status="changed")
+        elif isinstance(error, ApplyRefused):
+            results[index] = replace(base, status="error", error=one_line(str(error)))
+        else:
+            results[index] = replace(base, status="error", error=read_error(error))
 
 
 # results cache (ssot_codemod.cache): opened by _run for check, looked up per file, stored at

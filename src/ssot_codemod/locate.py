@@ -72,8 +72,10 @@ def split_test_name(name: str) -> str:
 class _Module:
     """One parsed file: its top-level classes (nested ones reachable) and import bindings."""
 
-    def __init__(self, path: Path, tree: ast.Module) -> None:
+    def __init__(self, path: Path, tree: ast.Module, data: bytes = b"") -> None:
         self.path = path
+        self.tree = tree
+        self.data = data  # the bytes *tree* was parsed from
         self.classes: dict[str, ast.ClassDef] = {}
         # local name -> (module, attribute or None, level); ``import a.b as c`` -> ("a.b", None, 0)
         self.imports: dict[str, tuple[str, str | None, int]] = {}
@@ -148,20 +150,30 @@ class SourceTree:
         self._modules: dict[Path, _Module | None] = {}
         self.parse_errors: dict[Path, str] = {}
         self._ancestors: dict[ClassKey, set[ClassKey]] = {}
+        self._report_files: dict[str, Path | None] = {}  # a report's file -> its path
 
     # ---------------------------------------------------------------------------- files
 
     def module(self, path: Path) -> _Module | None:
+        if path in self._modules:  # a key is absolute and normalised: *path* is that path
+            return self._modules[path]
         key = Path(os.path.abspath(path))
         if key not in self._modules:
             try:
-                tree = ast.parse(key.read_bytes(), filename=str(key))
+                data = key.read_bytes()
+                tree = ast.parse(data, filename=str(key))
             except (OSError, SyntaxError, ValueError, RecursionError) as exc:
                 self.parse_errors[key] = f"{type(exc).__name__}: {exc}"
                 self._modules[key] = None
             else:
-                self._modules[key] = _Module(key, tree)
+                self._modules[key] = _Module(key, tree, data)
         return self._modules[key]
+
+    def parsed(self, path: Path, data: bytes) -> ast.Module | None:
+        """The tree of *path* if it was parsed here from exactly *data* (a caller editing the
+        file reuses it instead of parsing again); None otherwise. Read-only: shared."""
+        module = self._modules.get(Path(os.path.abspath(path)))
+        return module.tree if module is not None and module.data == data else None
 
     def forget(self, path: Path) -> None:
         """Drop the cached parse of *path* (after it was rewritten)."""
@@ -202,22 +214,24 @@ class SourceTree:
         """(file, class path) for a JUnit classname, using the report's ``file`` if given."""
         parts = classname.split(".") if classname else []
         if file:
-            for root in self.roots:
-                path = root / file
-                if path.is_file():
-                    module = self.module(path)
-                    if module is None:
-                        return Unlocated(f"{file} cannot be parsed")
-                    dotted = file[:-3].replace("/", ".") if file.endswith(".py") else file
-                    if not parts or dotted.endswith(classname):
-                        return path, ()  # a module-level test function
-                    if classname.startswith(dotted + "."):
-                        return path, tuple(classname[len(dotted) + 1 :].split("."))
-                    # Another rootdir: the longest tail of the classname that is a class here.
-                    for k in range(len(parts) - 1, 0, -1):
-                        if module.find_class(parts[-k:]) is not None:
-                            return path, tuple(parts[-k:])
-                    return path, (parts[-1],)
+            if file not in self._report_files:  # one lookup per file, not per test
+                candidates = (root / file for root in self.roots)
+                self._report_files[file] = next((p for p in candidates if p.is_file()), None)
+            path = self._report_files[file]
+            if path is not None:
+                module = self.module(path)
+                if module is None:
+                    return Unlocated(f"{file} cannot be parsed")
+                dotted = file[:-3].replace("/", ".") if file.endswith(".py") else file
+                if not parts or dotted.endswith(classname):
+                    return path, ()  # a module-level test function
+                if classname.startswith(dotted + "."):
+                    return path, tuple(classname[len(dotted) + 1 :].split("."))
+                # Another rootdir: the longest tail of the classname that is a class here.
+                for k in range(len(parts) - 1, 0, -1):
+                    if module.find_class(parts[-k:]) is not None:
+                        return path, tuple(parts[-k:])
+                return path, (parts[-1],)
         for i in range(len(parts), 0, -1):
             found = self.module_file(".".join(parts[:i]))
             if found is not None and found.name != "__init__.py":
@@ -268,7 +282,7 @@ class SourceTree:
         own = _method(node, method)
         if own is not None:
             return Definition(
-                Path(os.path.abspath(path)),
+                module.path,  # absolute
                 class_path,
                 method,
                 own.lineno,

@@ -4,8 +4,11 @@
 failed once (a test that passes then is *flaky*: reported, not quarantined), locate every
 remaining failure in the source (:mod:`ssot_codemod.locate`) and put a marker on it
 (:mod:`ssot_codemod.quarantine_markers`) -- only where no passing test shares the marked
-definition. Files are written through :func:`ssot_codemod.backup.commit_followup` (backup,
-journal, atomic replace; ``revert`` restores the state before ``apply``), and the baseline file
+definition. Each file's edit is computed (parsed once: the tree :mod:`ssot_codemod.locate`
+read is reused, the edited text is parsed once to verify it, and that tree is compiled and
+counted for the baseline), then all are written in one batch through
+:func:`ssot_codemod.backup.commit_rewrites` with ``followup`` (backup, journal, atomic
+replace; ``revert`` restores the state before ``apply``), and the baseline file
 ``.ssot-quarantine.json`` at the project root counts what is quarantined, per file.
 
 ``release``: run the quarantined tests without their markers in a temporary copy of the
@@ -15,14 +18,15 @@ nothing), then remove the markers of those that passed.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -30,7 +34,13 @@ from typing import Literal
 from ssot_codemod.api import FileResult
 from ssot_codemod.junit import JUnitError, TestResult, read_junit
 from ssot_codemod.locate import Located, SourceTree, Unlocated, split_test_name
-from ssot_codemod.quarantine_markers import TAG_BYTES, Marker, add_markers, find_markers
+from ssot_codemod.quarantine_markers import (
+    TAG_BYTES,
+    Marker,
+    add_markers_parsed,
+    find_markers,
+    markers_in,
+)
 from ssot_codemod.quarantine_markers import remove_markers as _remove_markers
 from ssot_codemod.quarantine_run import TestRun, run_tests
 
@@ -160,37 +170,103 @@ def _test_id(result: TestResult, located: Located | Unlocated | None, root: Path
     return f"{result.classname}::{result.name}" if result.classname else result.name
 
 
-def _write(
-    path: Path, edit: Callable[[str], tuple[str, set[str]]], *, dry_run: bool
-) -> tuple[FileResult, set[str]]:
-    """Apply *edit* to the text of *path*; write it (backup, journal) unless *dry_run*."""
-    from ssot_codemod.backup import ApplyRefused, commit_followup
+# An edit of one file's text: (source, its ast tree if the caller has it) -> (new text, what it
+# did, the tree of the new text if the edit parsed it to verify it).
+_Editor = Callable[[str, "ast.Module | None"], tuple[str, set[str], "ast.Module | None"]]
+
+
+@dataclass
+class _Edit:
+    """One file's edit, computed; written (or not) together with the others."""
+
+    path: Path
+    result: FileResult  # error, unchanged or would-change
+    done: set[str] = field(default_factory=set)
+    data: bytes = b""  # the bytes the edit was computed from
+    new: bytes | None = None  # would-change: the bytes to write
+    markers_now: list[Marker] | None = None  # the file's markers as it is (None: unknown)
+    markers_new: list[Marker] | None = None  # its markers once written (None: unknown)
+
+
+def _edit(path: Path, edit: _Editor, tree: SourceTree | None) -> _Edit:
+    """Apply *edit* to the text of *path* and check the result compiles; nothing written."""
     from ssot_codemod.files import encode_source, read_source
     from ssot_codemod.types import EngineError
 
     try:
         data = path.read_bytes()
         source = read_source(data)
-        new_text, done = edit(source.text)
+        parsed = tree.parsed(path, data) if tree is not None else None
+        new_text, done, new_tree = edit(source.text, parsed)
+        now = markers_in(parsed) if parsed is not None else None
         if not done:
-            return FileResult(path, "unchanged", parsed=True), set()
-        compile(new_text, str(path), "exec", dont_inherit=True)
+            return _Edit(path, FileResult(path, "unchanged", parsed=True), markers_now=now)
+        # The edit parsed its result already (to verify it): compile that tree, not the text.
+        compile(new_tree or new_text, str(path), "exec", dont_inherit=True)
         new = encode_source(new_text, source)
     except (OSError, EngineError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return FileResult(path, "error", error=reason, parsed=True), set()
+        return _Edit(path, FileResult(path, "error", error=reason, parsed=True))
     except Exception as exc:  # LibCST parser errors and the like cost this file, not the run
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-        return FileResult(path, "error", error=reason, parsed=True), set()
+        return _Edit(path, FileResult(path, "error", error=reason, parsed=True))
     result = FileResult(path, "would-change", original=source.text, new=new_text, parsed=True)
-    if dry_run:
-        return result, done
-    try:
-        commit_followup(path, data, new)
-    except (ApplyRefused, OSError) as exc:
-        reason = " ".join(str(exc).split())
-        return FileResult(path, "error", error=reason, parsed=True), set()
-    return FileResult(path, "changed", original=source.text, new=new_text, parsed=True), done
+    after = markers_in(new_tree) if new_tree is not None else None
+    return _Edit(path, result, done, data, new, markers_now=now, markers_new=after)
+
+
+def _write_edits(
+    edits: Sequence[_Edit], *, dry_run: bool
+) -> tuple[list[FileResult], dict[Path, set[str]], dict[Path, list[Marker]]]:
+    """Write the edits that change their file, all in one batch
+    (:func:`ssot_codemod.backup.commit_rewrites`: backup, journal, atomic replace; revert keeps
+    restoring the state before ``apply``). Returns each file's result, the qualnames done per
+    file, and the markers each file holds afterwards where they are known without parsing."""
+    from ssot_codemod.backup import ApplyRefused, commit_rewrites
+
+    results = [e.result for e in edits]
+    done = {e.path: e.done for e in edits}
+    known = {e.path: e.markers_now for e in edits if e.markers_now is not None}
+    writing = [i for i, e in enumerate(edits) if e.new is not None]
+    if dry_run or not writing:
+        return results, done, known
+    committed = commit_rewrites(
+        [(edits[i].path, edits[i].data, edits[i].new or b"") for i in writing], followup=True
+    )
+    for i, outcome in zip(writing, committed):
+        e = edits[i]
+        if isinstance(outcome.error, (ApplyRefused, OSError)):
+            reason = " ".join(str(outcome.error).split())
+            results[i] = FileResult(e.path, "error", error=reason, parsed=True)
+            done[e.path] = set()
+            continue
+        results[i] = replace(e.result, status="changed")
+        if e.markers_new is not None:
+            known[e.path] = e.markers_new
+        else:
+            known.pop(e.path, None)
+    return results, done, known
+
+
+def _adding(reasons: dict[str, str]) -> _Editor:
+    return partial(_add_markers_to, reasons=reasons)
+
+
+def _add_markers_to(
+    source: str, tree: ast.Module | None, *, reasons: dict[str, str]
+) -> tuple[str, set[str], ast.Module | None]:
+    return add_markers_parsed(source, reasons, tree)
+
+
+def _removing(qualnames: list[str]) -> _Editor:
+    return partial(_remove_markers_from, qualnames=qualnames)
+
+
+def _remove_markers_from(
+    source: str, tree: ast.Module | None, *, qualnames: list[str]
+) -> tuple[str, set[str], ast.Module | None]:
+    text, done = _remove_markers(source, qualnames)
+    return text, done, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,19 +305,27 @@ def _baseline_text(files: dict[str, dict[str, str]]) -> str:
 
 
 def _update_baseline(
-    root: Path, files: Iterable[Path], *, dry_run: bool
+    root: Path,
+    files: Iterable[Path],
+    *,
+    dry_run: bool,
+    known: Mapping[Path, list[Marker]] | None = None,
 ) -> tuple[Path | None, int]:
-    """Recount the markers of *files* and of every file the baseline already lists."""
+    """Recount the markers of *files* and of every file the baseline already lists; *known*:
+    the markers of files this run just parsed or wrote (not parsed again)."""
     from ssot_codemod.backup import atomic_write
 
     current = read_baseline(root)
     paths = {(root / name).resolve() for name in current} | {Path(p).resolve() for p in files}
+    resolved = {Path(p).resolve(): markers for p, markers in (known or {}).items()}
     counted: dict[str, dict[str, str]] = {}
     for path in sorted(paths):
-        try:
-            markers = find_markers(path.read_bytes())
-        except (OSError, SyntaxError, ValueError):
-            continue
+        markers = resolved.get(path)
+        if markers is None:
+            try:
+                markers = find_markers(path.read_bytes())
+            except (OSError, SyntaxError, ValueError):
+                continue
         if markers:
             counted[_rel(path, root)] = {m.qualname: m.reason for m in markers}
     total = sum(len(t) for t in counted.values())
@@ -490,16 +574,13 @@ def quarantine_tests(
     still = [r for r in failing if r.key not in flaky]
     plan = _plan_markers(results, still, flaky, tree, scopes, root)
 
-    files: list[FileResult] = []
-    marked: dict[Path, set[str]] = {}
     targets = sorted(plan.reasons)
+    edits: list[_Edit] = []
     for done_count, path in enumerate(targets, start=1):
-        reasons = plan.reasons[path]
-        file_result, done = _write(path, partial(add_markers, reasons=reasons), dry_run=dry_run)
-        files.append(file_result)
-        marked[path] = done
+        edits.append(_edit(path, _adding(plan.reasons[path]), tree))
         if progress is not None:
             progress(done_count, len(targets))
+    files, marked, known = _write_edits(edits, dry_run=dry_run)
     for entry in plan.entries:
         if entry.status == "quarantined" and entry.path is not None:
             if entry.qualname not in marked.get(entry.path, set()):
@@ -517,7 +598,7 @@ def quarantine_tests(
                         entry.qualname,
                     )
         entries.append(entry)
-    baseline, total = _update_baseline(root, targets, dry_run=dry_run)
+    baseline, total = _update_baseline(root, targets, dry_run=dry_run, known=known)
     if dry_run:
         total += sum(len(names) for names in marked.values())
     async_tests = None
@@ -664,13 +745,12 @@ def release_tests(
             else:
                 now = next((r.reason for r in ran if r.failing), marker.reason)
                 entries.append(TestEntry(test_id, "still-quarantined", now, path, marker.qualname))
-    files: list[FileResult] = []
+    edits: list[_Edit] = []
     for done_count, path in enumerate(sorted(releasing), start=1):
-        names = releasing[path]
-        file_result, _ = _write(path, partial(_remove_markers, qualnames=names), dry_run=dry_run)
-        files.append(file_result)
+        edits.append(_edit(path, _removing(releasing[path]), None))
         if progress is not None:
             progress(done_count, len(releasing))
+    files, _, _ = _write_edits(edits, dry_run=dry_run)
     baseline, total = _update_baseline(root, list(markers), dry_run=dry_run)
     if dry_run:
         total -= sum(len(v) for v in releasing.values())

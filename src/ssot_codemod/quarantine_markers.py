@@ -22,7 +22,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["TAG", "Marker", "add_markers", "find_markers", "marker_text", "remove_markers"]
+__all__ = [
+    "TAG",
+    "Marker",
+    "add_markers",
+    "add_markers_parsed",
+    "find_markers",
+    "marker_text",
+    "markers_in",
+    "remove_markers",
+]
 
 TAG = "ssot-quarantine:"
 TAG_BYTES = TAG.encode("ascii")
@@ -71,10 +80,22 @@ def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]
     unusual (no ``import unittest``, a decorator line that does not start with ``@``, lone CR
     line endings) takes the LibCST path.
     """
-    fast = _insert_lines(source, reasons)
+    text, done, _ = add_markers_parsed(source, reasons)
+    return text, done
+
+
+def add_markers_parsed(
+    source: str, reasons: Mapping[str, str], tree: ast.Module | None = None
+) -> tuple[str, set[str], ast.Module | None]:
+    """:func:`add_markers`, given *source*'s ``ast`` tree if the caller has it (not parsed
+    again), and returning the tree of the result too when it was parsed to verify it (the
+    line-insertion path: the caller can compile that tree and count its markers without
+    parsing the text again); None on the LibCST path."""
+    fast = _insert_lines(source, reasons, tree)
     if fast is not None:
         return fast
-    return _add_markers_cst(source, reasons)
+    text, done = _add_markers_cst(source, reasons)
+    return text, done, None
 
 
 def _has_unittest_import(tree: ast.Module) -> bool:
@@ -103,13 +124,16 @@ def _definitions(
     return found
 
 
-def _insert_lines(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]] | None:
+def _insert_lines(
+    source: str, reasons: Mapping[str, str], tree: ast.Module | None
+) -> tuple[str, set[str], ast.Module] | None:
     if "\r" in source.replace("\r\n", ""):
         return None
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return None
     if not _has_unittest_import(tree):
         return None
     definitions = _definitions(tree)
@@ -134,15 +158,17 @@ def _insert_lines(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str
         marker = marker_text(reason, indent=len(indent.expandtabs()))
         inserts.append((first, f"{indent}@{marker}{ending}"))
     if not inserts:
-        return source, set()
+        return source, set(), tree
     for index, line in sorted(inserts, reverse=True):
         lines.insert(index, line)
     new = "\n".join(lines)
-    before = {m.qualname for m in _markers_in(tree)}
+    before = {m.qualname for m in markers_in(tree)}
     expected = {q for q in reasons if q in definitions} - before
-    if {m.qualname for m in find_markers(new)} - before != expected:
+    # The one parse of the result: it verifies the markers and is handed back for the rest.
+    new_tree = ast.parse(new)
+    if {m.qualname for m in markers_in(new_tree)} - before != expected:
         return None
-    return new, expected
+    return new, expected, new_tree
 
 
 def _add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
@@ -162,10 +188,11 @@ def find_markers(source: str | bytes) -> list[Marker]:
     """Every quarantine marker in *source*, in order (``ast``; cheap enough for a whole tree)."""
     if isinstance(source, bytes) and TAG_BYTES not in source:
         return []
-    return _markers_in(ast.parse(source))
+    return markers_in(ast.parse(source))
 
 
-def _markers_in(tree: ast.Module) -> list[Marker]:
+def markers_in(tree: ast.Module) -> list[Marker]:
+    """Every quarantine marker in a parsed module, in order."""
     found: list[Marker] = []
 
     def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:

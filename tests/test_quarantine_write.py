@@ -1,0 +1,136 @@
+"""quarantine's write-out: each file parsed once (locate's tree reused, the edit verified once),
+all files written in one batch, a file that cannot be written failing alone, the baseline
+counted from the trees the run already has. JUnit files in, no test runs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from test_backup import immutable
+
+from ssot_codemod.backup import backup_path_for, revert_file
+from ssot_codemod.locate import SourceTree
+from ssot_codemod.quarantine import BASELINE_NAME, quarantine_tests, read_baseline
+from ssot_codemod.quarantine_markers import (
+    add_markers,
+    add_markers_parsed,
+    find_markers,
+    markers_in,
+)
+
+_MODULE = """import unittest
+
+
+class Test{name}(unittest.TestCase):
+    def test_ok(self):
+        pass
+
+    @unittest.skipIf(False, "never")
+    def test_bad(self):
+        self.fail("{name}")
+"""
+
+_CASE = '<testcase classname="{cls}" name="{name}" file="{file}" line="1">{body}</testcase>'
+_FAIL = '<failure message="AssertionError: {name}">tb</failure>'
+NAMES = ["A", "B", "C", "D"]
+
+
+def project(root: Path) -> Path:
+    tests = root / "tests"
+    tests.mkdir(parents=True)
+    (tests / "__init__.py").write_text("")
+    cases = []
+    for name in NAMES:
+        file = f"tests/test_{name.lower()}.py"
+        (root / file).write_text(_MODULE.format(name=name))
+        cls = f"tests.test_{name.lower()}.Test{name}"
+        cases.append(_CASE.format(cls=cls, name="test_ok", file=file, body=""))
+        body = _FAIL.format(name=name)
+        cases.append(_CASE.format(cls=cls, name="test_bad", file=file, body=body))
+    suite = f'<testsuites><testsuite name="pytest">{"".join(cases)}</testsuite></testsuites>'
+    (root / "results.xml").write_text(suite)
+    return root
+
+
+def recount(root: Path) -> dict[str, dict[str, str]]:
+    counted = {}
+    for path in sorted((root / "tests").glob("test_*.py")):
+        markers = find_markers(path.read_bytes())
+        if markers:
+            counted[f"tests/{path.name}"] = {m.qualname: m.reason for m in markers}
+    return counted
+
+
+def test_every_failing_test_marked_and_the_baseline_matches_a_recount(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    originals = {n: (root / f"tests/test_{n.lower()}.py").read_bytes() for n in NAMES}
+    result = quarantine_tests([root / "tests"], root=root, junit_xml=root / "results.xml")
+    assert {e.status for e in result.entries} == {"quarantined"}
+    assert [f.status for f in result.files] == ["changed"] * len(NAMES)
+    assert read_baseline(root) == recount(root)
+    assert set(recount(root)) == {f"tests/test_{n.lower()}.py" for n in NAMES}
+    assert result.baseline_total == len(NAMES)
+    # run again: nothing new to mark, the baseline is unchanged
+    again = quarantine_tests([root / "tests"], root=root, junit_xml=root / "results.xml")
+    assert {e.status for e in again.entries} == {"already-quarantined"}
+    assert read_baseline(root) == recount(root)
+    for name in NAMES:
+        path = root / f"tests/test_{name.lower()}.py"
+        assert revert_file(path).status == "restored"
+        assert path.read_bytes() == originals[name]
+
+
+def test_a_file_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    locked = root / "tests/test_b.py"
+    before = locked.read_bytes()
+    with immutable(locked):
+        result = quarantine_tests([root / "tests"], root=root, junit_xml=root / "results.xml")
+    by_file = {f.path.name: f for f in result.files}
+    assert by_file["test_b.py"].status == "error"
+    assert {by_file[f"test_{n}.py"].status for n in "acd"} == {"changed"}
+    statuses = {e.test_id: e.status for e in result.entries}
+    assert statuses["tests/test_b.py::TestB::test_bad"] == "not-marked"
+    assert [s for t, s in statuses.items() if "test_b.py" not in t] == ["quarantined"] * 3
+    assert locked.read_bytes() == before and not backup_path_for(locked).exists()
+    assert read_baseline(root) == recount(root)
+    assert "tests/test_b.py" not in read_baseline(root)
+    assert (root / BASELINE_NAME).exists()
+    assert result.has_errors
+
+
+def test_a_dry_run_counts_and_writes_nothing(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    before = {p: p.read_bytes() for p in (root / "tests").iterdir()}
+    result = quarantine_tests(
+        [root / "tests"], root=root, junit_xml=root / "results.xml", dry_run=True
+    )
+    assert [f.status for f in result.files] == ["would-change"] * len(NAMES)
+    assert result.baseline_total == len(NAMES)
+    assert {p: p.read_bytes() for p in (root / "tests").iterdir()} == before
+
+
+def test_locate_hands_out_its_tree_only_for_the_same_bytes(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    path = root / "tests/test_a.py"
+    tree = SourceTree([root])
+    assert tree.parsed(path, path.read_bytes()) is None  # not parsed yet
+    tree.locate("tests.test_a.TestA", "test_bad", "tests/test_a.py")
+    data = path.read_bytes()
+    parsed = tree.parsed(path, data)
+    assert isinstance(parsed, ast.Module)
+    assert tree.parsed(path, data + b"\n# edited since\n") is None
+
+
+def test_markers_from_a_given_tree_equal_a_fresh_parse() -> None:
+    source = _MODULE.format(name="A").replace("\n", "\r\n")
+    reasons = {"TestA.test_bad": "AssertionError: A", "TestA.gone": "x"}
+    text, done, new_tree = add_markers_parsed(source, reasons, ast.parse(source.encode()))
+    assert (text, done) == add_markers(source, reasons)
+    assert new_tree is not None
+    assert markers_in(new_tree) == find_markers(text)
+    assert ast.dump(new_tree) == ast.dump(ast.parse(text))
+    # nothing to do: the given tree comes back, nothing parsed
+    given = ast.parse(text)
+    assert add_markers_parsed(text, reasons, given) == (text, set(), given)
