@@ -137,6 +137,26 @@ def test_deeply_nested_expression_is_a_per_file_error(root: Path, expression: st
     assert_fails_alone(root, "deep.py", data, "nested")
 
 
+def test_class_base_too_deep_to_summarise_does_not_stop_the_run(root: Path) -> None:
+    """``ast`` parses a 600-term base expression, but turning it back into text recurses too
+    deep: the project index treats that module as one it cannot read (the run used to crash)."""
+    terms = " + ".join(["Mixin"] * 600)
+    data = (
+        "import unittest\n\n\nclass Mixin:\n    pass\n\n\n"
+        f"class Deep({terms}, unittest.TestCase):\n    async def test_x(self):\n        pass\n"
+    ).encode()
+    (root / "deep_base.py").write_bytes(data)
+    sub = b"from deep_base import Deep\n\n\nclass Sub(Deep):\n    async def test_y(self):\n        pass\n"
+    (root / "sub.py").write_bytes(sub)
+    check = separate_stderr_runner().invoke(cli, ["check", "--no-cache", "-j", "1", "."])
+    assert "Traceback" not in check.stderr
+    assert check.exception is None or isinstance(check.exception, SystemExit), check.exception
+    assert "good.py" in check.stdout
+    assert_ok_run(root)
+    assert (root / "deep_base.py").read_bytes() == data
+    assert (root / "sub.py").read_bytes() == sub
+
+
 def test_long_implicit_string_concatenation_is_a_per_file_error(root: Path) -> None:
     parts = "".join(f'    "part {i}"\n' for i in range(5000))
     data = (SAMPLE + "\nTOPICS = (\n" + parts + ")\n").encode()

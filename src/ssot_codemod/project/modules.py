@@ -78,19 +78,14 @@ class ClassSummary(NamedTuple):
     async_tests: tuple[AsyncTest, ...]  # in body order, every ``async def test*``
     matters: bool  # defines a hook (or a twin's name) or an async test (see index.unresolved)
     # The bases' source text (``ast.unparse``) and the summaries of the hooks it defines (the
-    # last definition of each SUMMARISED name, by name), or the exception making them raised:
-    # re-raised where they are read, as when they were made on demand from the tree.
-    texts: tuple[str, ...] | BaseException
-    hooks: tuple[MethodSummary, ...] | BaseException
+    # last definition of each SUMMARISED name, by name).
+    texts: tuple[str, ...]
+    hooks: tuple[MethodSummary, ...]
 
     def base_texts(self) -> tuple[str, ...]:
-        if isinstance(self.texts, BaseException):
-            raise self.texts
         return self.texts
 
     def hook_summaries(self) -> tuple[MethodSummary, ...]:
-        if isinstance(self.hooks, BaseException):
-            raise self.hooks
         return self.hooks
 
 
@@ -199,8 +194,14 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
         if count > 1:
             bind(name, UNKNOWN)
     # Summarised once the bindings are final (bases and decorators are resolved with them).
-    for node, module_level in found:
-        cls = _class_summary(summary, node, module_level)
+    try:
+        classes = [(_class_summary(summary, node, level), level) for node, level in found]
+    except (RecursionError, MemoryError) as exc:
+        # A base or hook nested too deep to turn back into text (``ast.unparse`` recurses):
+        # the module is one the index cannot read, like one it cannot parse; the engine
+        # reports the file itself.
+        return ModuleSummary(path, error=f"cannot summarise it ({type(exc).__name__})")
+    for cls, module_level in classes:
         summary.all_classes.append(cls)
         if module_level:
             summary.classes.setdefault(cls.name, []).append(cls)
@@ -254,20 +255,12 @@ def _class_summary(summary: ModuleSummary, cls: ast.ClassDef, module_level: bool
         for stmt in cls.body
         if isinstance(stmt, ast.AsyncFunctionDef) and stmt.name.startswith("test")
     )
-    texts: tuple[str, ...] | BaseException
-    hooks: tuple[MethodSummary, ...] | BaseException
-    try:
-        texts = tuple(ast.unparse(base) for base in cls.bases)
-    except Exception as exc:  # noqa: BLE001 - raised again where the text is read
-        texts = exc
-    try:
-        hooks = tuple(
-            _summarise_method(summary, func)
-            for name, func in sorted(methods.items())
-            if name in SUMMARISED
-        )
-    except Exception as exc:  # noqa: BLE001 - raised again where the summaries are read
-        hooks = exc
+    texts = tuple(ast.unparse(base) for base in cls.bases)
+    hooks = tuple(
+        _summarise_method(summary, func)
+        for name, func in sorted(methods.items())
+        if name in SUMMARISED
+    )
     return ClassSummary(
         name=cls.name,
         line=cls.lineno,
