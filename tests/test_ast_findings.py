@@ -1,4 +1,5 @@
-"""``check`` reads SSC004's findings from the project index's ``ast`` trees where it can
+"""``check`` (and ``apply`` without unsafe fixes, where SSC004 cannot edit) reads SSC004's
+findings from the project index's ``ast`` trees where it can
 (ssot_codemod.project.ast_findings): the results must be exactly those of the engine (LibCST).
 
 Every fixture project and a generated SSOT-shaped tree are checked both ways (the internal
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 import ssot_codemod.project.ast_findings as ast_findings
-from ssot_codemod.api import Options, RunResult, check_paths
+from ssot_codemod.api import Options, RunResult, apply_paths, check_paths
 from ssot_codemod.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,18 @@ def _both_ways(root: Path, **changes: Any) -> tuple[RunResult, RunResult]:
     return fast, engine
 
 
+def _dry_run_both_ways(root: Path, **changes: Any) -> tuple[RunResult, RunResult]:
+    fast = apply_paths([root], _options(root, **changes), dry_run=True)
+    engine = apply_paths([root], _options(root, ast_findings=False, **changes), dry_run=True)
+    return fast, engine
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
 @pytest.fixture(scope="module")
 def ssot_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ssot") / "mono"
@@ -90,6 +103,8 @@ def test_fixture_project_same_both_ways(
     monkeypatch.chdir(tmp_path)  # messages name paths relative to the current directory
     fast, engine = _both_ways(root, unsafe_fixes=unsafe)
     assert _comparable(fast) == _comparable(engine)
+    fast, engine = _dry_run_both_ways(root, unsafe_fixes=unsafe)
+    assert _comparable(fast) == _comparable(engine)
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
@@ -102,6 +117,29 @@ def test_ssot_tree_same_both_ways(
     assert answers.count > 0  # the comparison covers the ast path, not only the fallbacks
     assert any(f.code == "SSC004" for _, f in fast.findings)
     assert _comparable(fast) == _comparable(engine)
+    before = answers.count
+    fast, engine = _dry_run_both_ways(ssot_tree, unsafe_fixes=unsafe)
+    # apply needs LibCST for SSC004 only where it may edit: with unsafe fixes.
+    assert (answers.count > before) is not unsafe
+    assert _comparable(fast) == _comparable(engine)
+
+
+def test_apply_writes_the_same_both_ways(
+    ssot_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real apply (no unsafe fixes): same results, same files written, same bytes."""
+    trees = []
+    results = []
+    root = tmp_path / "mono"
+    monkeypatch.chdir(tmp_path)
+    for changes in ({}, {"ast_findings": False}):
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(ssot_tree, root)
+        results.append(apply_paths([root], _options(root, **changes)))
+        trees.append(_tree(root))
+    assert _comparable(results[0]) == _comparable(results[1])
+    assert trees[0] == trees[1]
+    assert any(r.status == "changed" for r in results[0].files)
 
 
 def test_ssot_tree_cached_results_same(

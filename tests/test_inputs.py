@@ -146,7 +146,8 @@ def test_class_base_too_deep_to_summarise_does_not_stop_the_run(root: Path) -> N
         f"class Deep({terms}, unittest.TestCase):\n    async def test_x(self):\n        pass\n"
     ).encode()
     (root / "deep_base.py").write_bytes(data)
-    sub = b"from deep_base import Deep\n\n\nclass Sub(Deep):\n    async def test_y(self):\n        pass\n"
+    sub = b"from deep_base import Deep\n\n\nclass Sub(Deep):\n    async def test_y(self):\n"
+    sub += b"        pass\n"
     (root / "sub.py").write_bytes(sub)
     check = separate_stderr_runner().invoke(cli, ["check", "--no-cache", "-j", "1", "."])
     assert "Traceback" not in check.stderr

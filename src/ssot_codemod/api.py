@@ -228,9 +228,10 @@ def _run(
             """The engine's tasks, made one by one: compute_all hands each to a worker as
             soon as it exists (the others' project contexts and ast findings meanwhile).
 
-            In ``check``, the files only SSC004 matched are answered from ``ast`` after every
-            other task is out (their contexts are still made here, in file order): the workers
-            start on all the LibCST work while this process does that."""
+            Where no edit can come of them (``check``, or no unsafe fixes), the files only SSC004
+            matched are answered from ``ast`` after every other task is out (their contexts
+            are still made here, in file order): the workers start on all the LibCST work
+            while this process does that."""
             deferred: list[tuple[int, Path, bytes, tuple[str, ...], ProjectContext]] = []
             for index, path, maybe_data, matched in pending:
                 if project is not None:
@@ -264,10 +265,11 @@ def _run(
                     )
                     tick()
                     continue
-                # -- issue 11: a check needs no LibCST for a file only SSC004 matched (the project
-                # index parsed it with ast already); None: a shape the engine decides.
+                # -- issue 11: a file only SSC004 matched needs no LibCST when no edit can come
+                # of it - in check, and without unsafe fixes (SSC004's only fix is unsafe) - the
+                # project index parsed it with ast already; None: a shape the engine decides.
                 if (
-                    mode == "check"
+                    (mode == "check" or not options.unsafe_fixes)
                     and options.ast_findings
                     and project is not None
                     and context is not None
