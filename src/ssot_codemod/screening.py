@@ -139,6 +139,11 @@ def read_file(path: str) -> bytes:
     try:
         size = os.fstat(fd).st_size
         data = os.read(fd, size + 1)  # one more byte: the file may have grown
+        if size and len(data) == size:
+            # Exactly its size, asked for one byte more: the end came first. A file that grew
+            # or shrank meanwhile, a short read, or a size the system does not report (0) is
+            # read on to its end.
+            return data
         more = os.read(fd, max(size, 1 << 16)) if data else b""
         if not more:
             return data
