@@ -15,6 +15,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from cst_nodes import all_nodes
 from libcst.metadata import (
     MetadataWrapper,
     ParentNodeProvider,
@@ -25,18 +26,6 @@ from ssot_codemod.sourcemap import SourceMap
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-
-
-def _nodes(module: cst.Module) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            out.append(node)
-            return True
-
-    module.visit(Collect())
-    return out
 
 
 def _line_offsets(code: str) -> list[int]:
@@ -53,7 +42,7 @@ def _check(module: cst.Module) -> None:
     positions = wrapper.resolve(WhitespaceInclusivePositionProvider)
     parents = wrapper.resolve(ParentNodeProvider)
     starts = _line_offsets(source.code)
-    nodes = _nodes(module)
+    nodes = all_nodes(module)
     for node in nodes:
         where = positions[node]
         begin = starts[where.start.line - 1] + where.start.column

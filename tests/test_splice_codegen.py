@@ -17,6 +17,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from cst_nodes import all_nodes
 
 from ssot_codemod.engine import EngineError, _run
 from ssot_codemod.files import read_source
@@ -30,22 +31,10 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
 import gen_monorepo  # noqa: E402
 
 
-def _all_nodes(module: cst.Module) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-
-    class Collect(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            out.append(node)
-            return True
-
-    module.visit(Collect())
-    return out
-
-
 def _same_as_full(module: cst.Module, spliced: SourceMap) -> None:
     full = SourceMap(module)
     assert spliced.code == full.code == module.code
-    for node in _all_nodes(module):
+    for node in all_nodes(module):
         assert spliced.text(node) == full.text(node), node
         assert spliced.start(node) == full.start(node)
         assert spliced.end(node) == full.end(node)
@@ -109,6 +98,27 @@ def g():
 """
 
 
+Rebuilt = dict[int, tuple[cst.CSTNode, cst.CSTNode]]
+
+
+def _rebuilt(*pairs: tuple[cst.CSTNode, cst.CSTNode]) -> Rebuilt:
+    """What PlanApplier.rebuilt would say of these (rebuilt node, original) pairs."""
+    return {id(node): (node, old) for node, old in pairs}
+
+
+def _method_rebuilt(
+    module: cst.Module, new_block: cst.IndentedBlock, *, stays_in_class: bool = True
+) -> tuple[cst.FunctionDef, cst.ClassDef, Rebuilt]:
+    """``A.f`` with *new_block* as its body, and class ``A`` rebuilt around it (or without it)."""
+    klass, body, method = _parts(module)
+    block = cst.ensure_type(method.body, cst.IndentedBlock)
+    new_method = method.with_changes(body=new_block)
+    new_body = body.with_changes(body=[body.body[0], new_method][: 2 if stays_in_class else 1])
+    new_klass = klass.with_changes(body=new_body)
+    pairs = ((new_block, block), (new_method, method), (new_body, body), (new_klass, klass))
+    return new_method, new_klass, _rebuilt(*pairs)
+
+
 def _parts(module: cst.Module) -> tuple[cst.ClassDef, cst.IndentedBlock, cst.FunctionDef]:
     klass = cst.ensure_type(module.body[1], cst.ClassDef)
     body = cst.ensure_type(klass.body, cst.IndentedBlock)
@@ -135,23 +145,11 @@ def test_a_kept_statement_moved_to_another_block_is_generated_again() -> None:
     """A statement object moved from a method to module level keeps its node identity, but its
     original text (indented) must not be reused: the map's guard sees another parent."""
     module = cst.parse_module(ORIGINAL)
-    klass, body, method = _parts(module)
-    block = cst.ensure_type(method.body, cst.IndentedBlock)
+    block = cst.ensure_type(_parts(module)[2].body, cst.IndentedBlock)
     moved = block.body[1]
     new_block = block.with_changes(body=[block.body[0], *block.body[2:]])
-    new_method = method.with_changes(body=new_block)
-    new_body = body.with_changes(body=[body.body[0], new_method])
-    new_klass = klass.with_changes(body=new_body)
+    _method, new_klass, rebuilt = _method_rebuilt(module, new_block)
     rewrite = module.with_changes(body=[module.body[0], new_klass, moved, module.body[2]])
-    rebuilt = {
-        id(node): (node, old)
-        for node, old in (
-            (new_block, block),
-            (new_method, method),
-            (new_body, body),
-            (new_klass, klass),
-        )
-    }
     spliced = rewrite_source_map(rewrite, module, SourceMap(module), rebuilt)
     assert "\nb = 2  # keep\n" in spliced.code
     _same_as_full(rewrite, spliced)
@@ -159,22 +157,9 @@ def test_a_kept_statement_moved_to_another_block_is_generated_again() -> None:
 
 def test_a_reindented_block_is_generated_again() -> None:
     module = cst.parse_module(ORIGINAL)
-    klass, body, method = _parts(module)
-    block = cst.ensure_type(method.body, cst.IndentedBlock)
-    new_block = block.with_changes(indent="  ")
-    new_method = method.with_changes(body=new_block)
-    new_body = body.with_changes(body=[body.body[0], new_method])
-    new_klass = klass.with_changes(body=new_body)
+    block = cst.ensure_type(_parts(module)[2].body, cst.IndentedBlock)
+    _method, new_klass, rebuilt = _method_rebuilt(module, block.with_changes(indent="  "))
     rewrite = module.with_changes(body=[module.body[0], new_klass, module.body[2]])
-    rebuilt = {
-        id(node): (node, old)
-        for node, old in (
-            (new_block, block),
-            (new_method, method),
-            (new_body, body),
-            (new_klass, klass),
-        )
-    }
     spliced = rewrite_source_map(rewrite, module, SourceMap(module), rebuilt)
     assert "\n      a = 1\n" in spliced.code
     _same_as_full(rewrite, spliced)
@@ -201,22 +186,10 @@ def test_a_rebuilt_block_moved_elsewhere_is_generated_again() -> None:
     """A method rebuilt from the original's (so mapped to it) but moved out of its class: its
     statements' original text has the class's indentation, so it must not be reused."""
     module = cst.parse_module(ORIGINAL)
-    klass, body, method = _parts(module)
-    block = cst.ensure_type(method.body, cst.IndentedBlock)
+    block = cst.ensure_type(_parts(module)[2].body, cst.IndentedBlock)
     new_block = block.with_changes(body=[cst.parse_statement("z = 0\n"), *block.body])
-    new_method = method.with_changes(body=new_block)
-    new_body = body.with_changes(body=[body.body[0]])
-    new_klass = klass.with_changes(body=new_body)
+    new_method, new_klass, rebuilt = _method_rebuilt(module, new_block, stays_in_class=False)
     rewrite = module.with_changes(body=[module.body[0], new_klass, new_method, module.body[2]])
-    rebuilt = {
-        id(node): (node, old)
-        for node, old in (
-            (new_block, block),
-            (new_method, method),
-            (new_body, body),
-            (new_klass, klass),
-        )
-    }
     spliced = rewrite_source_map(rewrite, module, SourceMap(module), rebuilt)
     assert "\ndef f(self):\n    z = 0\n    a = 1\n" in spliced.code
     _same_as_full(rewrite, spliced)

@@ -121,19 +121,30 @@ def _tmp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}{_TMP_SUFFIX}")
 
 
-@contextlib.contextmanager
-def _temp_file(path: Path, data: bytes, mode: int | None) -> Iterator[Path]:
-    """A fsynced temporary sibling of *path* holding *data*; removed on exit unless renamed."""
+def _create_fsynced(path: Path, data: bytes, permissions: int) -> None:
+    """Create *path* holding *data*, on disk when this returns; FileExistsError if it exists
+    (never clobbers). A write that fails removes the file it created (only a crash can leave
+    a short one)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    tmp = _tmp_path_for(path)
-    fd = os.open(tmp, flags, 0o600 if mode is not None else 0o666)
+    fd = os.open(path, flags | getattr(os, "O_BINARY", 0), permissions)
     try:
         try:
             _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+@contextlib.contextmanager
+def _temp_file(path: Path, data: bytes, mode: int | None) -> Iterator[Path]:
+    """A fsynced temporary sibling of *path* holding *data*; removed on exit unless renamed."""
+    tmp = _tmp_path_for(path)
+    _create_fsynced(tmp, data, 0o600 if mode is not None else 0o666)
+    try:
         if mode is not None:
             os.chmod(tmp, mode)
         yield tmp
@@ -336,16 +347,10 @@ def create_exclusive(path: Path, data: bytes, *, mode: int | None = None) -> boo
 def _create_without_link(path: Path, data: bytes, mode: int | None) -> bool:
     """No hard links on this filesystem: exclusive create (never clobbers). A crash here can
     leave a short file; revert detects a short backup through the journal's sha256."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags, 0o666 if mode is None else mode)
+        _create_fsynced(path, data, 0o666 if mode is None else mode)
     except FileExistsError:
         return False
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     if mode is not None:
         os.chmod(path, mode)
     return True
