@@ -127,6 +127,40 @@ def test_a_pool_started_by_the_first_pass_is_taken_over_or_stopped(
     assert sum(1 for row in parallel if row[1] == "would-change") == bridges
 
 
+def test_workers_sharing_the_first_pass_import_libcst_after_it() -> None:
+    """Workers that screen files import LibCST only once the first pass is over (while this
+    process builds the project index), and only if enough files will need it; a pool started
+    for the engine alone imports it as soon as it starts."""
+    from ssot_codemod.parallel import MIN_POOL_CANDIDATES
+
+    sharing = EarlyPool(2)
+    try:
+        if sharing.start(screening=True) is None:
+            pytest.skip("no subprocesses here")
+        for _ in range(MIN_POOL_CANDIDATES):
+            sharing.expect_task()
+        assert not sharing.warmed
+        sharing.first_pass_done()
+        assert sharing.warmed
+    finally:
+        sharing.discard()
+    few = EarlyPool(2)
+    try:
+        few.start(screening=True)
+        few.expect_task()
+        few.first_pass_done()
+        assert not few.warmed  # one candidate: compute_all will not use the pool
+    finally:
+        few.discard()
+    alone = EarlyPool(2)
+    try:
+        for _ in range(MIN_POOL_CANDIDATES):
+            alone.expect_task()
+        assert alone.warmed == (alone.pool is not None)
+    finally:
+        alone.discard()
+
+
 def _index_both_ways(root: Path) -> tuple[tuple[object, ...], tuple[object, ...], dict[str, Any]]:
     """A project index given the summaries the first pass made (sent back from a worker:
     pickled) and one that makes every summary itself, from the same bytes."""

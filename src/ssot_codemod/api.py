@@ -218,6 +218,7 @@ def _run(
                 results[index] = FileResult(path, "unchanged")
                 tick()
                 pending.pop()
+        early.first_pass_done()
         project = (
             ProjectView.build(paths, discovery.files, kept, notes, options, summaries)
             if use_project

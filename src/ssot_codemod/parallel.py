@@ -327,16 +327,32 @@ class EarlyPool:
         self.expected = 0
         self.started = False  # tried once: a pool that could not start is not retried
         self.warmed = False
+        # The workers share the first pass: LibCST waits for its end (:meth:`first_pass_done`),
+        # when they would otherwise idle while this process builds the project index.
+        self.screening = False
         self.pool: ProcessPoolExecutor | None = None
 
     def expect_task(self) -> None:
         """One more file will (most likely) reach the engine."""
         self.expected += 1
-        if self.expected == MIN_POOL_CANDIDATES and self.start() is not None:
+        if (
+            self.expected == MIN_POOL_CANDIDATES
+            and self.start() is not None
+            and not self.screening
+        ):
             self.warm()
 
-    def start(self) -> ProcessPoolExecutor | None:
-        """The pool, started now if it was not (None: one job, or no subprocesses here)."""
+    def first_pass_done(self) -> None:
+        """The first pass is over: workers that shared it import LibCST now, if files will
+        need it."""
+        if self.screening and self.expected >= MIN_POOL_CANDIDATES:
+            self.warm()
+
+    def start(self, *, screening: bool = False) -> ProcessPoolExecutor | None:
+        """The pool, started now if it was not (None: one job, or no subprocesses here).
+        *screening*: it is started to share the first pass."""
+        if screening and self.pool is None and not self.started:
+            self.screening = True
         if self.pool is None and self.jobs > 1 and not self.started:
             self.started = True
             try:

@@ -72,7 +72,7 @@ def screen_all(
     """Every file's :class:`FirstPass`, in file order. *skip*: codes the project view decides."""
     codes = tuple(rule.code for rule in rules if rule.code not in skip)
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
-    pool = early.start() if len(items) >= PARALLEL_MIN_FILES else None
+    pool = early.start(screening=True) if len(items) >= PARALLEL_MIN_FILES else None
     if pool is None:
         yield from screen_chunk(items, codes, use_project, budget)
         return
