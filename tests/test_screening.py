@@ -127,6 +127,26 @@ def test_a_pool_started_by_the_first_pass_is_taken_over_or_stopped(
     assert sum(1 for row in parallel if row[1] == "would-change") == bridges
 
 
+def test_a_small_tree_is_screened_one_file_at_a_time(tmp_path: Path) -> None:
+    """Below the pool's size the first pass hands each file's result over as soon as it is
+    made (so the caller can start the engine's workers early): a file changed after the
+    first result was taken is read as it is then."""
+    files = []
+    for i in range(3):
+        path = tmp_path / f"m{i}.py"
+        path.write_text("x = 1\n")
+        files.append(path)
+    passes = screening.screen_all(
+        files, ALL_RULES, skip=frozenset(), use_project=False, budget=None, early=EarlyPool(1)
+    )
+    first = next(passes)
+    assert first.index == 0 and first.matched == ()
+    files[2].write_text("loop.run_until_complete(self.asyncSetUp())\n")
+    rest = list(passes)
+    assert [p.index for p in rest] == [1, 2]
+    assert rest[1].matched != ()
+
+
 def test_workers_sharing_the_first_pass_import_libcst_after_it() -> None:
     """Workers that screen files import LibCST only once the first pass is over (while this
     process builds the project index), and only if enough files will need it; a pool started

@@ -335,11 +335,7 @@ class EarlyPool:
     def expect_task(self) -> None:
         """One more file will (most likely) reach the engine."""
         self.expected += 1
-        if (
-            self.expected == MIN_POOL_CANDIDATES
-            and self.start() is not None
-            and not self.screening
-        ):
+        if self.expected == MIN_POOL_CANDIDATES and self.start() is not None and not self.screening:
             self.warm()
 
     def first_pass_done(self) -> None:

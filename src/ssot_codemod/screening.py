@@ -74,7 +74,14 @@ def screen_all(
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     pool = early.start(screening=True) if len(items) >= PARALLEL_MIN_FILES else None
     if pool is None:
-        yield from screen_chunk(items, codes, use_project, budget)
+        # One file at a time: the caller sees the candidates as they are found, and starts
+        # the engine's workers (EarlyPool.expect_task) while this pass goes on.
+        from ssot_codemod.parallel import rules_for
+
+        selected = rules_for(codes)
+        with alarm_handler():
+            for index, path in items:
+                yield screen_one(index, path, selected, use_project, budget)
         return
     chunks = _chunks(items, early.jobs)
     mine: dict[int, list[FirstPass]] = {}
