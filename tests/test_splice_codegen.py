@@ -204,3 +204,19 @@ def test_kept_statements_are_reused() -> None:
     assert rewrite is not None and result.changed
     assert isinstance(rewrite.source, _SplicedSourceMap)
     assert len(rewrite.source._shift) >= 3
+
+
+def test_a_kept_statement_placed_twice() -> None:
+    """LibCST allows one node object in two places: the text is still LibCST's own."""
+    module = cst.parse_module(ORIGINAL)
+    block = cst.ensure_type(_parts(module)[2].body, cst.IndentedBlock)
+    twice = block.with_changes(body=[*block.body, block.body[1]])
+    _method, new_klass, rebuilt = _method_rebuilt(module, twice)
+    rewrite = module.with_changes(body=[module.body[0], new_klass, module.body[2]])
+    spliced = rewrite_source_map(rewrite, module, SourceMap(module), rebuilt)
+    assert spliced.code == rewrite.code
+    assert spliced.code.count("b = 2  # keep") == 2
+    kept = block.body[1]
+    assert spliced.text(kept) == SourceMap(rewrite).text(kept)
+    assert spliced.start(kept) == SourceMap(rewrite).start(kept)
+    _same_as_full(rewrite, spliced)

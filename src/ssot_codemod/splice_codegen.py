@@ -115,6 +115,8 @@ class _Skeleton(cst.CSTTransformer):
         return updated_node
 
     def _kept(self, stmt: cst.BaseStatement, block: int) -> cst.BaseStatement:
+        if id(stmt) in self.kept:
+            return stmt  # a statement object placed twice: its second place is generated
         donor = self.source
         span = self.spans.get(id(stmt))
         if span is None or self.parents.get(id(stmt)) != block:
