@@ -12,37 +12,20 @@ rule for the file itself) — so it can only err towards keeping a file.
 from __future__ import annotations
 
 import ast
-from collections import deque
-from collections.abc import Iterator
 
 from ssot_codemod.analysis import decorators_transparent
+from ssot_codemod.rules._tree_gate import statements
 
 _ASYNC_AWARE = frozenset(
     {"unittest.IsolatedAsyncioTestCase", "unittest.async_case.IsolatedAsyncioTestCase"}
 )
 
 
-def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement, nested ones included, without descending into expressions."""
-    pending = deque(body)
-    while pending:
-        stmt = pending.popleft()
-        yield stmt
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field, None)
-            if isinstance(inner, list):
-                pending.extend(inner)
-        for handler in getattr(stmt, "handlers", ()):
-            pending.extend(handler.body)
-        for case in getattr(stmt, "cases", ()):
-            pending.extend(case.body)
-
-
 def may_have_never_awaited_tests(tree: ast.Module) -> bool:
     """Whether SSC004 may report something in this module, seen alone (no project context)."""
     classes: dict[str, list[ast.ClassDef]] = {}
     bound: dict[str, set[str]] = {}
-    for node in _statements(tree.body):
+    for node in statements(tree):
         if isinstance(node, ast.ClassDef):
             classes.setdefault(node.name, []).append(node)  # a name may be reused
         elif isinstance(node, ast.Import):
