@@ -1,5 +1,5 @@
 """``check`` (and ``apply`` without unsafe fixes, where SSC004 cannot edit) reads SSC004's
-findings from the project index's ``ast`` trees where it can
+findings - and, in ``check``, SSC002's - from the project index's ``ast`` trees where it can
 (ssot_codemod.project.ast_findings): the results must be exactly those of the engine (LibCST).
 
 Every fixture project and a generated SSOT-shaped tree are checked both ways (the internal

@@ -13,6 +13,13 @@ read from ``ast`` exactly - and returns None for anything else, which the engine
 (LibCST). The findings are the rule's own (:class:`~ssot_codemod.rules.ssc004_async_tests.
 AsyncTestNeverRunsRule`), word for word and position for position; a test runs every fixture
 project both ways and compares the results.
+
+In ``check`` only (its fixes are edits), SSC002's findings come from here too, for files whose
+candidate rules are SSC002 and SSC004 at most: the generated SSOT tree's ``super().setUp()`` in
+``async def asyncSetUp`` of a class whose framework base bridges from another file. Only the
+rule's re-entry branch is ported, for a call alone on its line (``ClassSummary.sync_calls``);
+an elif/else branch, ``super(Cls, self)``, parentheses, semicolons, tabs, a class of the file
+defining the sync method, IsolatedAsyncioTestCase or unknown bases return None.
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ def reentry_message(shown: str, where: str, sync_name: str, hook: str, defined_i
 
 
 def defined_in_message(owner_name: str, method: str, where: str) -> str:
-    """`` (defined in path:line)``: where a method of a class in another file is."""
+    """`` (Owner.method is in path:line)``: where a method of a class in another file is."""
     return f" ({owner_name}.{method} is in {where})"
 
 
