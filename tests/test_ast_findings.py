@@ -1,5 +1,5 @@
 """``check`` (and ``apply`` without unsafe fixes, where SSC004 cannot edit) reads SSC004's
-findings from the project index's ``ast`` trees where it can
+findings - and, in ``check``, SSC002's - from the project index's ``ast`` trees where it can
 (ssot_codemod.project.ast_findings): the results must be exactly those of the engine (LibCST).
 
 Every fixture project and a generated SSOT-shaped tree are checked both ways (the internal
@@ -54,18 +54,21 @@ def _comparable(result: RunResult) -> tuple[object, ...]:
 
 
 class _Answers:
-    """Counts the files the ast path answered for (the real function runs)."""
+    """Counts the files the ast path answered for (the real function runs), for one rule:
+    ``ssc004_findings`` or ``ssc002_findings``."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, function: str = "ssc004_findings") -> None:
         self.count = 0
-        real = ast_findings.ssc004_findings
+        self.fallbacks = 0
+        real = getattr(ast_findings, function)
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             found = real(*args, **kwargs)
             self.count += found is not None
+            self.fallbacks += found is None
             return found
 
-        monkeypatch.setattr(ast_findings, "ssc004_findings", counting)
+        monkeypatch.setattr(ast_findings, function, counting)
 
 
 def _both_ways(root: Path, **changes: Any) -> tuple[RunResult, RunResult]:
@@ -113,14 +116,26 @@ def test_ssot_tree_same_both_ways(
 ) -> None:
     monkeypatch.chdir(ssot_tree.parent)
     answers = _Answers(monkeypatch)
+    reentry = _Answers(monkeypatch, "ssc002_findings")
     fast, engine = _both_ways(ssot_tree, unsafe_fixes=unsafe)
     assert answers.count > 0  # the comparison covers the ast path, not only the fallbacks
     assert any(f.code == "SSC004" for _, f in fast.findings)
+    reentry_files = {path for path, f in fast.findings if f.code == "SSC002"}
+    if unsafe:
+        # The root is rebased in this run (IsolatedAsyncioTestCase runs the hooks): SSC002's
+        # other case, which the ast path leaves to the engine.
+        assert reentry.count == 0 and reentry.fallbacks > 0
+    else:
+        # Most files with SSC002's findings are answered with ast (the generated shape).
+        assert reentry.count >= max(2, len(reentry_files) * 3 // 4)
+        assert reentry.fallbacks == 0
     assert _comparable(fast) == _comparable(engine)
-    before = answers.count
+    before, before_reentry = answers.count, reentry.count
     fast, engine = _dry_run_both_ways(ssot_tree, unsafe_fixes=unsafe)
-    # apply needs LibCST for SSC004 only where it may edit: with unsafe fixes.
+    # apply needs LibCST for SSC004 only where it may edit: with unsafe fixes; for SSC002
+    # always (its fixes are safe).
     assert (answers.count > before) is not unsafe
+    assert reentry.count == before_reentry
     assert _comparable(fast) == _comparable(engine)
 
 
@@ -234,3 +249,153 @@ def test_mixins_lending_to_async_aware_classes_answered_with_ast(
     by_name = {f.path.name: f for f in fast.files}
     assert by_name["test_lent.py"].findings == ()
     assert [f.code for f in by_name["test_lent_plain.py"].findings] == ["SSC004"]
+
+
+_REENTRY_BASE = (
+    "import asyncio\nimport unittest\n\n\n"
+    "class Base(unittest.TestCase):\n"
+    "    def setUp(self):\n"
+    "        loop = asyncio.new_event_loop()\n"
+    "        loop.run_until_complete(self.asyncSetUp())\n\n"
+    "    def tearDown(self):\n"
+    "        asyncio.run(self.asyncTearDown())\n\n"
+    "    async def asyncSetUp(self):\n"
+    "        pass\n\n"
+    "    async def asyncTearDown(self):\n"
+    "        pass\n\n\n"
+    "class Quiet(unittest.TestCase):\n"
+    "    def setUp(self):\n"
+    "        self.x = 1\n"
+)
+
+
+def _reentry_project(root: Path) -> dict[str, bool]:
+    """Files SSC002 matches (some with SSC004 too), in shapes the ast path answers for
+    (True) or must leave to the engine (False)."""
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "base.py").write_text(_REENTRY_BASE)
+    head = "import unittest\n\nfrom pkg.base import Base, Quiet\n\n\n"
+    test = "\n    async def test_a(self):\n        pass\n"
+
+    def hook(body: str, cls: str = "T(Base)", name: str = "asyncSetUp") -> str:
+        return f"{head}class {cls}:\n    async def {name}(self):\n{body}{test}"
+
+    files = {
+        # answered
+        "test_plain.py": (
+            hook("        await super().asyncSetUp()\n        super().setUp()\n"),
+            True,
+        ),
+        "test_self_comment.py": (hook("        self.setUp()  # again (sic)\n"), True),
+        "test_guarded.py": (
+            hook("        if hasattr(super(), 'setUp'):\n            super().setUp()\n"),
+            True,
+        ),
+        "test_teardown.py": (
+            hook("        super().tearDown()\n        x = 1\n", name="asyncTearDown"),
+            True,
+        ),
+        "test_quiet.py": (hook("        super().setUp()\n", cls="T(Quiet)"), True),
+        "test_in_with.py": (
+            hook("        with open('x') as f:\n            super().setUp()\n"),
+            True,
+        ),
+        "test_no_test.py": (
+            f"{head}class T(Base):\n    async def asyncSetUp(self):\n        super().setUp()\n",
+            True,
+        ),
+        "test_gate_fails.py": (
+            f"{head}class T(Base):\n    async def asyncSetUp(self):\n"
+            "        await super().asyncSetUp()\n        self.x = 1\n\n\n"
+            "def helper(case):\n    case.setUp()\n",
+            True,
+        ),
+        # left to the engine
+        "test_else.py": (
+            hook(
+                "        if hasattr(super(), 'asyncSetUp'):\n"
+                "            await super().asyncSetUp()\n"
+                "        else:\n            super().setUp()\n"
+            ),
+            False,
+        ),
+        "test_elif.py": (
+            hook(
+                "        if self.x:\n            pass\n        elif self.y:\n"
+                "            super().setUp()\n"
+            ),
+            False,
+        ),
+        "test_parens.py": (hook("        (super().setUp())\n"), False),
+        "test_parens_lines.py": (
+            hook("        (\n            super().setUp()\n        )\n"),
+            False,
+        ),
+        "test_semicolon.py": (hook("        x = 1; super().setUp()\n"), False),
+        "test_semicolon_after.py": (hook("        super().setUp(); x = 1\n"), False),
+        "test_semicolon_end.py": (hook("        super().setUp() ;\n"), False),
+        "test_super_cls.py": (hook("        super(T, self).setUp()\n"), False),
+        "test_spaced.py": (hook("        super( ).setUp()\n"), False),
+        "test_multiline.py": (hook("        super().setUp(\n        )\n"), False),
+        "test_one_line_if.py": (hook("        if self: super().setUp()\n"), False),
+        "test_tabs.py": (
+            f"{head}class T(Base):\n\tasync def asyncSetUp(self):\n\t\tsuper().setUp()\n"
+            "\n\tasync def test_a(self):\n\t\tpass\n",
+            False,
+        ),
+        "test_crlf.py": (hook("        super().setUp()\n").replace("\n", "\r\n"), False),
+        "test_non_ascii.py": (hook("        super().setUp()  # d\u00e9j\u00e0 vu\n"), False),
+        "test_own_setup.py": (
+            f"{head}class T(Base):\n    def setUp(self):\n        super().setUp()\n\n"
+            "    async def asyncSetUp(self):\n        super().setUp()\n",
+            False,
+        ),
+        "test_isolated.py": (
+            hook("        super().setUp()\n", cls="T(unittest.IsolatedAsyncioTestCase)"),
+            False,
+        ),
+        "test_unknown.py": (
+            "from elsewhere import Thing\n\n\n"
+            "class T(Thing):\n    async def asyncSetUp(self):\n        super().setUp()\n",
+            False,
+        ),
+        "test_nested.py": (
+            hook("        super().setUp()\n").replace(
+                "class T(Base):\n", "class T(Base):\n    class Inner:\n        pass\n\n"
+            ),
+            False,
+        ),
+    }
+    for name, (text, _) in files.items():
+        (root / name).write_bytes(text.encode("utf-8"))
+    return {name: answered for name, (_, answered) in files.items()}
+
+
+def test_reentry_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSC002 in check: the plain shapes are answered with ast, the others by the engine,
+    with the same results (findings, positions, messages, parsed) either way."""
+    root = tmp_path / "reentry"
+    expected = _reentry_project(root)
+    monkeypatch.chdir(tmp_path)
+    reentry = _Answers(monkeypatch, "ssc002_findings")
+    fast, engine = _both_ways(root)
+    assert _comparable(fast) == _comparable(engine)
+    answered = sum(expected.values())
+    assert reentry.count == answered
+    assert reentry.fallbacks == len(expected) - answered
+    by_name = {f.path.name: f for f in fast.files}
+    codes = {name: [f.code for f in by_name[name].findings] for name in expected}
+    assert codes["test_plain.py"] == ["SSC002", "SSC004"]
+    assert codes["test_guarded.py"] == ["SSC002", "SSC004"]
+    assert codes["test_teardown.py"] == ["SSC002", "SSC004"]
+    assert codes["test_quiet.py"] == ["SSC004"]  # its setUp runs no hook: no re-entry
+    assert codes["test_no_test.py"] == ["SSC002"]
+    assert codes["test_gate_fails.py"] == []
+    assert not by_name["test_gate_fails.py"].parsed
+    assert "SSC002" in codes["test_else.py"]
+    # apply may edit for SSC002: the engine answers there
+    before = reentry.count
+    fast, engine = _dry_run_both_ways(root)
+    assert reentry.count == before
+    assert _comparable(fast) == _comparable(engine)

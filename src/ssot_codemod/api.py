@@ -74,6 +74,8 @@ DEFAULT_FILE_TIMEOUT = 120.0
 
 # Rules whose candidate files the project index chooses when it is on.
 _PROJECT_DECIDES = frozenset({"SSC004"})
+# The rules check's ast path (project.ast_findings) answers for, without LibCST.
+_AST_ANSWERS = frozenset({"SSC002", "SSC004"})
 
 
 @dataclass(frozen=True)
@@ -269,24 +271,30 @@ def _run(
                 # -- issue 11: a file only SSC004 matched needs no LibCST when no edit can come
                 # of it - in check, and without unsafe fixes (SSC004's only fix is unsafe) - the
                 # project index parsed it with ast already; None: a shape the engine decides.
+                # In check, SSC002's findings (alone or with SSC004's) come from there too:
+                # its fixes are edits, so apply leaves it to the engine.
                 if (
-                    (mode == "check" or not options.unsafe_fixes)
-                    and options.ast_findings
+                    options.ast_findings
                     and project is not None
                     and context is not None
-                    and matched == ("SSC004",)
+                    and (
+                        (matched == ("SSC004",) and (mode == "check" or not options.unsafe_fixes))
+                        or (mode == "check" and "SSC002" in matched and _AST_ANSWERS >= {*matched})
+                    )
                 ):
                     deferred.append((index, path, data, matched, context))
                     continue
                 yield task_for(index, path, data, matched, context)
             if deferred:
-                from ssot_codemod.project.ast_findings import ssc004_findings
+                from ssot_codemod.project.ast_findings import check_findings
 
                 assert project is not None
                 for index, path, data, matched, context in deferred:
-                    fast = ssc004_findings(project.index, path, data, context)
+                    fast = check_findings(
+                        project.index, path, data, context, matched, tree_gates=options.tree_gates
+                    )
                     if fast is not None:
-                        results[index] = FileResult(path, "unchanged", fast, parsed=True)
+                        results[index] = FileResult(path, "unchanged", fast[0], parsed=fast[1])
                         tick()
                         continue
                     yield task_for(index, path, data, matched, context)

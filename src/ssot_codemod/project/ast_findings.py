@@ -13,6 +13,13 @@ read from ``ast`` exactly - and returns None for anything else, which the engine
 (LibCST). The findings are the rule's own (:class:`~ssot_codemod.rules.ssc004_async_tests.
 AsyncTestNeverRunsRule`), word for word and position for position; a test runs every fixture
 project both ways and compares the results.
+
+In ``check`` only (its fixes are edits), SSC002's findings come from here too, for files whose
+candidate rules are SSC002 and SSC004 at most: the generated SSOT tree's ``super().setUp()`` in
+``async def asyncSetUp`` of a class whose framework base bridges from another file. Only the
+rule's re-entry branch is ported, for a call alone on its line (``ClassSummary.sync_calls``);
+an elif/else branch, ``super(Cls, self)``, parentheses, semicolons, tabs, a class of the file
+defining the sync method, IsolatedAsyncioTestCase or unknown bases return None.
 """
 
 from __future__ import annotations
@@ -22,22 +29,33 @@ import re
 from typing import TYPE_CHECKING
 
 from ssot_codemod.analysis import (
+    _KNOWN_BASE_METHODS,
     ASYNC_AWARE_BASES,
     BUILTIN_OBJECT,
     LOCAL_PREFIX,
     RUNNER_METHODS,
+    RUNS_ASYNC_HOOKS_BASES,
     TESTCASE_BASES,
     linearise,
+)
+from ssot_codemod.rules.ssc002_reentry import (
+    SYNC_FOR_HOOK,
+    defined_in_message,
+    reentry_message,
 )
 from ssot_codemod.rules.ssc004_async_tests import never_run_message, root_in_another_file
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
-    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.context import MethodSummary, ProjectContext
     from ssot_codemod.project.index import ProjectIndex
-    from ssot_codemod.project.modules import AsyncTest, ClassSummary, ModuleSummary
+    from ssot_codemod.project.modules import AsyncTest, ClassSummary, ModuleSummary, SyncCall
 
-__all__ = ["ssc004_findings"]
+__all__ = ["check_findings", "ssc002_findings", "ssc004_findings"]
+
+# The codes this path may answer for (in check: SSC002's fixes are edits, so apply needs the
+# engine for it).
+ANSWERED = frozenset({"SSC002", "SSC004"})
 
 CODE = "SSC004"
 # ``async def name`` at a definition's start (its ``lineno``/``col_offset``); linear: the
@@ -45,10 +63,62 @@ CODE = "SSC004"
 _ASYNC_DEF = re.compile(rb"async[ \t]+def[ \t]+")
 
 
+def check_findings(
+    index: ProjectIndex,
+    path: str | os.PathLike[str],
+    data: bytes,
+    context: ProjectContext,
+    matched: tuple[str, ...],
+    *,
+    tree_gates: bool = True,
+) -> tuple[tuple[Finding, ...], bool] | None:
+    """The engine's findings for a file whose matched rules are among :data:`ANSWERED`, and
+    whether the engine would have parsed it (``FixResult.parsed``), or None when the engine
+    must decide. Each rule's part is its own function (the tests count their answers)."""
+    found: list[Finding] = []
+    parsed = False
+    if "SSC002" in matched:
+        reentry = ssc002_findings(index, path, data, context)
+        if reentry is None:
+            return None
+        found.extend(reentry)
+        # The engine drops SSC002 before parsing when its tree gate fails.
+        parsed = not tree_gates or index.module(os.path.abspath(path)).reentry_gate
+    if "SSC004" in matched:
+        never_run = ssc004_findings(index, path, data, context)
+        if never_run is None:
+            return None
+        found.extend(never_run)
+        parsed = True  # SSC004's gate passes with a project context
+    found.sort(key=lambda f: (f.line, f.column, f.code))
+    return tuple(found), parsed
+
+
 def ssc004_findings(
     index: ProjectIndex, path: str | os.PathLike[str], data: bytes, context: ProjectContext
 ) -> tuple[Finding, ...] | None:
-    """SSC004's findings for a file only SSC004 matched, or None when the engine must decide."""
+    """SSC004's findings for a file, or None when the engine must decide."""
+    summary = _plain_summary(index, path, data)
+    if summary is None:
+        return None
+    return _Analysis(summary, data.split(b"\n"), context).findings()
+
+
+def ssc002_findings(
+    index: ProjectIndex, path: str | os.PathLike[str], data: bytes, context: ProjectContext
+) -> tuple[Finding, ...] | None:
+    """SSC002's findings for a file (check only: they are edits in apply), or None when the
+    engine must decide."""
+    summary = _plain_summary(index, path, data)
+    if summary is None:
+        return None
+    return _Analysis(summary, data.split(b"\n"), context).reentry_findings()
+
+
+def _plain_summary(
+    index: ProjectIndex, path: str | os.PathLike[str], data: bytes
+) -> ModuleSummary | None:
+    """The file's summary when its shape is one this path reads exactly."""
     if not data.endswith(b"\n") or not data.isascii() or b"\r" in data or b"\x0c" in data:
         return None
     summary = index.module(os.path.abspath(path))
@@ -59,7 +129,7 @@ def ssc004_findings(
         len(defs) != 1 for defs in summary.classes.values()
     ):
         return None  # nested or reused class names: keys and scopes the engine works out
-    return _Analysis(summary, data.split(b"\n"), context).findings()
+    return summary
 
 
 class _Facts:
@@ -149,6 +219,136 @@ class _Analysis:
                 continue
             return root_in_another_file(external)
         return None, ""  # _plan_fix finds no TestCase base to switch
+
+    # -- SSC002 (ReentryRule.analyze) -------------------------------------------------------
+    def reentry_findings(self) -> tuple[Finding, ...] | None:
+        try:
+            found = [
+                self._reentry(cls, call)
+                for cls in self.summary.all_classes
+                for call in cls.sync_calls
+            ]
+        except _Unsupported:
+            return None
+        findings = [f for f in found if f is not None]
+        findings.sort(key=lambda f: (f.line, f.column, f.code))
+        return tuple(findings)
+
+    def _reentry(self, cls: ClassSummary, call: SyncCall) -> Finding | None:
+        """``ReentryRule._handle`` for a plain call in a class whose setUp bridges to the hook
+        from another file; any other branch of the rule raises :class:`_Unsupported`."""
+        hook, sync_name = call.hook, SYNC_FOR_HOOK[call.hook]
+        if call.target not in ("self", "super") or not call.plain:
+            raise _Unsupported  # super(Cls, self), parentheses, an elif/else branch
+        shown = self._call_text(call)
+        runs_hooks, unknown = self._reentry_facts(cls, frozenset({cls.name}))
+        if runs_hooks or unknown:
+            raise _Unsupported  # the IsolatedAsyncioTestCase case, or bases shown as text
+        runner = self._lookup(cls, sync_name)
+        if runner is None or not self._chain_bridges(cls, sync_name, hook):
+            return None  # setUp does not run this hook: calling it is not a re-entry
+        # The class itself does not define sync_name (_lookup raised): ``super()`` from it
+        # and the instance reach the same definition, the runner.
+        owner_key, method, owner_name = runner
+        owner = self.context.by_id(owner_key) or self.context.external(owner_key)
+        defined_in = defined_in_message(owner_name, method.name, owner.where) if owner else ""
+        message = reentry_message(shown, f"{cls.name}.{hook}", sync_name, hook, defined_in)
+        return Finding(
+            code="SSC002",
+            message=message,
+            line=call.line,
+            column=call.column + 1,
+            end_line=call.end_line,
+            end_column=call.end_column + 1,
+            fix="safe",
+            applied=True,
+        )
+
+    def _call_text(self, call: SyncCall) -> str:
+        """The call's text, when its statement is the call alone on its line: then the
+        statement (LibCST's ``Expr``) spans exactly the call's columns."""
+        if call.end_line != call.line:
+            raise _Unsupported
+        line = self.lines[call.line - 1]
+        if line[: call.column].strip(b" ") or (
+            call.line > 1 and self.lines[call.line - 2].rstrip().endswith(b"\\")
+        ):
+            raise _Unsupported  # after a semicolon or a continuation, or tabs
+        rest = line[call.end_column :].strip(b" ")
+        if rest and not rest.startswith(b"#"):
+            raise _Unsupported  # a semicolon and more
+        text = line[call.column : call.end_column].decode("ascii")
+        if "".join(text.split()) != text or "#" in text:
+            raise _Unsupported  # spaces or comments inside: the message shows them normalised
+        return text
+
+    def _reentry_facts(self, cls: ClassSummary, seen: frozenset[str]) -> tuple[bool, bool]:
+        """``ClassFacts.runs_async_hooks`` and whether ``unknown_bases`` is not empty."""
+        runs_hooks = unknown = False
+        for base in cls.bases:
+            for key in base.names:
+                if key.startswith(LOCAL_PREFIX):
+                    parent = self.classes.get(key[len(LOCAL_PREFIX) :])
+                    if parent is None or parent.name in seen:
+                        unknown = True
+                        continue
+                    sub_hooks, sub_unknown = self._reentry_facts(parent, seen | {parent.name})
+                    runs_hooks |= sub_hooks
+                    unknown |= sub_unknown
+                elif key in ASYNC_AWARE_BASES:
+                    runs_hooks |= key in RUNS_ASYNC_HOOKS_BASES
+                elif key in TESTCASE_BASES:
+                    pass
+                elif (external := self.context.external(key)) is not None:
+                    runs_hooks |= external.runs_async_hooks
+                    unknown |= bool(external.unknown_bases)
+                elif key != BUILTIN_OBJECT:
+                    unknown = True
+        return runs_hooks, unknown
+
+    def _lookup(self, cls: ClassSummary, name: str) -> tuple[str, MethodSummary, str] | None:
+        """``ModuleIndex.lookup``: the definition in another file an instance sees (owner
+        key, summary, owner's name), None when none is (unknown, a library's, nothing).
+        A local class defining it raises :class:`_Unsupported` (its body is LibCST's)."""
+        for key in self.mro(cls) or ():
+            if key.startswith(LOCAL_PREFIX):
+                local = self.classes.get(key[len(LOCAL_PREFIX) :])
+                if local is None or name in local.method_names:
+                    raise _Unsupported
+            elif (external := self.context.by_id(key)) is not None:
+                summary = external.method(name)
+                if summary is not None:
+                    return key, summary, external.name
+                if name in external.method_names:
+                    return None  # defined there, not summarised: unknown
+            elif key in _KNOWN_BASE_METHODS:
+                if name in _KNOWN_BASE_METHODS[key]:
+                    return None  # a library's: not defined by the project
+            else:
+                return None
+        return None
+
+    def _chain_bridges(self, cls: ClassSummary, sync_name: str, hook: str) -> bool:
+        """``ssc002_reentry._chain_bridges`` where no local class defines ``sync_name``."""
+        for key in self.mro(cls) or ():
+            external = self.context.by_id(key) or self.context.external(key)
+            if external is not None:
+                summary = external.method(sync_name)
+                if summary is None:
+                    if sync_name in external.method_names:
+                        return False
+                    continue
+                if hook in summary.bridges:
+                    return True
+                if not summary.calls_super:
+                    return False
+                continue
+            if not key.startswith(LOCAL_PREFIX):
+                return False
+            local = self.classes.get(key[len(LOCAL_PREFIX) :])
+            if local is None or sync_name in local.method_names:
+                raise _Unsupported
+        return False
 
     # -- ModuleIndex over ast ---------------------------------------------------------------
     def facts(self, cls: ClassSummary, seen: frozenset[str] = frozenset()) -> _Facts:

@@ -29,6 +29,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
 from ssot_codemod.project.context import MethodSummary
+from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
 
 # Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
 SUMMARISED = frozenset(
@@ -44,6 +45,8 @@ SUMMARISED = frozenset(
     }
 )
 _HOOKS = frozenset({"asyncSetUp", "asyncTearDown", "asyncSetUpClass", "asyncTearDownClass"})
+_SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}  # as in SSC002
+_SYNC_NAMES = frozenset(_SYNC_FOR_HOOK.values())
 _VERSION_GATE = re.compile(r"version|PY\w*\d|PYTHON", re.IGNORECASE)
 
 
@@ -55,6 +58,24 @@ class AsyncTest(NamedTuple):
     column: int  # col_offset of the definition (``async``), 0-based
     end_line: int | None
     transparent: bool  # every decorator is one the tool sees through (analysis)
+
+
+class SyncCall(NamedTuple):
+    """A statement ``super().setUp()`` or ``<receiver>.setUp()`` (``tearDown`` in
+    ``asyncTearDown``) in an ``async def asyncSetUp`` of a class body: what SSC002 reports,
+    for check's ast path (:func:`~ssot_codemod.project.ast_findings.ssc002_findings`)."""
+
+    hook: str  # asyncSetUp or asyncTearDown
+    # "self", "super" (``super()``), or "other": a shape the ast path leaves to the engine
+    # (``super(Cls, self)``, a parenthesised statement)
+    target: str
+    line: int
+    column: int  # col_offset of the call (0-based, bytes)
+    end_line: int
+    end_column: int
+    # Reached through blocks' bodies only (if, for, while, with, try, match): no
+    # else/elif branch (SSC002's else-branch case, left to the engine).
+    plain: bool
 
 
 class Base(NamedTuple):
@@ -81,6 +102,8 @@ class ClassSummary(NamedTuple):
     # last definition of each SUMMARISED name, by name).
     texts: tuple[str, ...]
     hooks: tuple[MethodSummary, ...]
+    # The sync hook calls in its async hooks (the last definition of each, when async).
+    sync_calls: tuple[SyncCall, ...] = ()
 
     def base_texts(self) -> tuple[str, ...]:
         return self.texts
@@ -102,6 +125,9 @@ class ModuleSummary:
     # path (project.ast_findings) leaves such a file to the engine. Also True when not
     # measured (no ``async`` in the file: nothing for the ast path there).
     deep: bool = True
+    # SSC002's tree gate (``ReentryRule.could_match_tree``) passes: some ``async def
+    # asyncSetUp``/``asyncTearDown`` calls ``<x>.setUp``/``<x>.tearDown``.
+    reentry_gate: bool = False
 
     def resolve(self, expr: ast.expr, depth: int = 0) -> set[str]:
         """Possible qualified names of an expression (``ModuleIndex.resolve`` over ``ast``)."""
@@ -134,6 +160,12 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     # Measured only where the ast path may answer (SSC004 needs an ``async def``): the walk of
     # long headers costs as much as the parse on data-heavy modules.
     summary.deep = b"async" not in data or deeper_than(tree, data, LIBCST_SAFE_DEPTH)
+    if b"asyncSetUp" in data or b"asyncTearDown" in data:
+        summary.reentry_gate = found_inside(
+            tree,
+            lambda node: isinstance(node, ast.AsyncFunctionDef) and node.name in _SYNC_FOR_HOOK,
+            lambda node: calls_attribute(node, _SYNC_NAMES),
+        )
     pending: list[tuple[str, ast.expr]] = []
 
     def bind(name: str, target: str) -> None:
@@ -272,7 +304,83 @@ def _class_summary(summary: ModuleSummary, cls: ast.ClassDef, module_level: bool
         matters=bool(tests) or any(name in SUMMARISED for name in methods),
         texts=texts,
         hooks=hooks,
+        sync_calls=tuple(
+            call
+            for hook in _SYNC_FOR_HOOK
+            if isinstance(methods.get(hook), ast.AsyncFunctionDef)
+            for call in _sync_calls(methods[hook])
+        ),
     )
+
+
+def _sync_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[SyncCall]:
+    """``SyncCallFinder`` over ``ast``: the expression statements that call the hook's sync
+    twin on the receiver or ``super(...)``, in the function's own scope."""
+    params = [*func.args.posonlyargs, *func.args.args]
+    if not params:
+        return []  # the rule skips a hook without a receiver
+    receiver = params[0].arg
+    hook = func.name
+    sync_name = _SYNC_FOR_HOOK[hook]
+    found: list[SyncCall] = []
+
+    def walk(stmts: list[ast.stmt], plain: bool) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # other scopes: the finder does not enter them
+            if isinstance(stmt, ast.Expr):
+                target = _sync_target(stmt.value, receiver, sync_name)
+                if target is not None:
+                    call = stmt.value
+                    same = (stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset)
+                    if same != (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset):
+                        target = "other"  # parenthesised: the statement's text is not the call's
+                    found.append(
+                        SyncCall(
+                            hook,
+                            target,
+                            call.lineno,
+                            call.col_offset,
+                            call.end_lineno or call.lineno,
+                            call.end_col_offset or 0,
+                            plain,
+                        )
+                    )
+                continue
+            if isinstance(stmt, ast.Match):
+                for case in stmt.cases:
+                    walk(case.body, plain)
+                continue
+            for name in ("body", "finalbody"):
+                inner = getattr(stmt, name, None)
+                if isinstance(inner, list):
+                    walk(inner, plain)
+            for handler in getattr(stmt, "handlers", ()):
+                walk(handler.body, plain)
+            orelse = getattr(stmt, "orelse", None)
+            if isinstance(orelse, list):
+                walk(orelse, False)
+
+    walk(func.body, True)
+    return found
+
+
+def _sync_target(expr: ast.expr, receiver: str, sync_name: str) -> str | None:
+    """``SyncCallFinder._match``: "self", "super", "other" for ``super(...)`` with arguments
+    (left to the engine), None for a call the rule does not report."""
+    if not isinstance(expr, ast.Call) or expr.args or expr.keywords:
+        return None
+    func = expr.func
+    if not isinstance(func, ast.Attribute) or func.attr != sync_name:
+        return None
+    owner = func.value
+    if isinstance(owner, ast.Name) and owner.id == receiver:
+        return "self"
+    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name):
+        if owner.func.id != "super":
+            return None
+        return "super" if not owner.args and not owner.keywords else "other"
+    return None
 
 
 def _methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:

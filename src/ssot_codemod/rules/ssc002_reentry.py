@@ -189,9 +189,7 @@ class ReentryRule(Rule):
         plan.report(
             self.code,
             call.expr,
-            f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
-            f"loop is already running'; remove the call — the sync {sync_name} still runs once "
-            f"per test, through the {sync_name} that runs {hook}" + _defined_in(index, runner),
+            reentry_message(shown, where, sync_name, hook, _defined_in(index, runner)),
             fix="safe",
             applied=True,
         )
@@ -248,12 +246,27 @@ class ReentryRule(Rule):
             plan.remove(call.expr)
 
 
+def reentry_message(shown: str, where: str, sync_name: str, hook: str, defined_in: str) -> str:
+    """The finding for a call that re-enters the bridge (check's ast path reports it too:
+    project.ast_findings)."""
+    return (
+        f"`{shown}` in {where} re-enters {sync_name}, which is running {hook}: 'This event "
+        f"loop is already running'; remove the call — the sync {sync_name} still runs once "
+        f"per test, through the {sync_name} that runs {hook}" + defined_in
+    )
+
+
+def defined_in_message(owner_name: str, method: str, where: str) -> str:
+    """`` (Owner.method is in path:line)``: where a method of a class in another file is."""
+    return f" ({owner_name}.{method} is in {where})"
+
+
 def _defined_in(index: ModuleIndex, found: InheritedMethod) -> str:
     """`` (defined in path:line)`` for a method of a class in another file."""
     if found.external is None:
         return ""
     owner = index.external_class(found.owner)
-    return f" ({found.owner_name}.{found.external.name} is in {owner.where})" if owner else ""
+    return defined_in_message(found.owner_name, found.external.name, owner.where) if owner else ""
 
 
 def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: str) -> bool:
