@@ -41,6 +41,7 @@ from ssot_codemod.analysis import (
 from ssot_codemod.rules.ssc002_reentry import (
     SYNC_FOR_HOOK,
     defined_in_message,
+    external_chain_step,
     reentry_message,
 )
 from ssot_codemod.rules.ssc004_async_tests import never_run_message, root_in_another_file
@@ -333,15 +334,9 @@ class _Analysis:
         for key in self.mro(cls) or ():
             external = self.context.by_id(key) or self.context.external(key)
             if external is not None:
-                summary = external.method(sync_name)
-                if summary is None:
-                    if sync_name in external.method_names:
-                        return False
-                    continue
-                if hook in summary.bridges:
-                    return True
-                if not summary.calls_super:
-                    return False
+                step = external_chain_step(external, sync_name, hook)
+                if step is not None:
+                    return step
                 continue
             if not key.startswith(LOCAL_PREFIX):
                 return False

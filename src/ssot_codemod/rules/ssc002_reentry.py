@@ -21,7 +21,7 @@ from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import FixSafety
 
 if TYPE_CHECKING:
-    from ssot_codemod.project.context import ProjectContext
+    from ssot_codemod.project.context import ExternalClass, ProjectContext
 
 # Linear by construction (docs/architecture.md, "Linear-time gates"): each starts at a literal
 # and alternates between disjoint classes (`\s` / a literal / `\s` ...).
@@ -269,6 +269,20 @@ def _defined_in(index: ModuleIndex, found: InheritedMethod) -> str:
     return defined_in_message(found.owner_name, found.external.name, owner.where) if owner else ""
 
 
+def external_chain_step(external: ExternalClass, sync_name: str, hook: str) -> bool | None:
+    """A class from another file in :func:`_chain_bridges`' walk: True when its ``sync_name``
+    bridges to ``hook``, False when the chain stops there, None when it goes on to the next
+    class (no ``sync_name`` here, or one that calls ``super()``)."""
+    summary = external.method(sync_name)
+    if summary is None:
+        return False if sync_name in external.method_names else None
+    if hook in summary.bridges:
+        return True
+    if not summary.calls_super:
+        return False
+    return None
+
+
 def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: str) -> bool:
     """Whether the instance's ``sync_name`` runs ``hook`` through a bridge, itself or in a
     cooperative ``super().setUp()`` chain (a mixin that does its own setup, then defers to the
@@ -276,15 +290,9 @@ def _chain_bridges(index: ModuleIndex, info: ClassInfo, sync_name: str, hook: st
     for key in index.mro(info) or ():
         external = index.external_class(key)
         if external is not None:
-            summary = external.method(sync_name)
-            if summary is None:
-                if sync_name in external.method_names:
-                    return False
-                continue
-            if hook in summary.bridges:
-                return True
-            if not summary.calls_super:
-                return False
+            step = external_chain_step(external, sync_name, hook)
+            if step is not None:
+                return step
             continue
         if not key.startswith(LOCAL_PREFIX):
             return False  # TestCase and the other known bases never bridge
