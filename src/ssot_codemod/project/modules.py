@@ -347,8 +347,9 @@ def _sync_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[SyncCall]:
                         )
                     )
                 continue
-            if isinstance(stmt, ast.Match):
-                for case in stmt.cases:
+            cases = getattr(stmt, "cases", None)  # ``match`` (3.10+; no ast.Match on 3.9)
+            if isinstance(cases, list):
+                for case in cases:
                     walk(case.body, plain)
                 continue
             for name in ("body", "finalbody"):
