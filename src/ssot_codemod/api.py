@@ -74,8 +74,6 @@ DEFAULT_FILE_TIMEOUT = 120.0
 
 # Rules whose candidate files the project index chooses when it is on.
 _PROJECT_DECIDES = frozenset({"SSC004"})
-# The rules check's ast path (project.ast_findings) answers for, without LibCST.
-_AST_ANSWERS = frozenset({"SSC002", "SSC004"})
 
 
 @dataclass(frozen=True)
@@ -149,6 +147,7 @@ def _run(
             return replayed
 
     from ssot_codemod.files import discover
+    from ssot_codemod.project.ast_findings import ANSWERED as ast_answered
     from ssot_codemod.project.run import merge_notes
     from ssot_codemod.project.view import ProjectView
     from ssot_codemod.screening import screen_all
@@ -279,7 +278,7 @@ def _run(
                     and context is not None
                     and (
                         (matched == ("SSC004",) and (mode == "check" or not options.unsafe_fixes))
-                        or (mode == "check" and "SSC002" in matched and _AST_ANSWERS >= {*matched})
+                        or (mode == "check" and "SSC002" in matched and ast_answered >= {*matched})
                     )
                 ):
                     deferred.append((index, path, data, matched, context))

@@ -29,7 +29,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
 from ssot_codemod.project.context import MethodSummary
-from ssot_codemod.rules._tree_gate import calls_attribute, found_inside
+from ssot_codemod.rules.ssc002_reentry import SYNC_FOR_HOOK, reentry_gate
 
 # Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
 SUMMARISED = frozenset(
@@ -45,8 +45,6 @@ SUMMARISED = frozenset(
     }
 )
 _HOOKS = frozenset({"asyncSetUp", "asyncTearDown", "asyncSetUpClass", "asyncTearDownClass"})
-_SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}  # as in SSC002
-_SYNC_NAMES = frozenset(_SYNC_FOR_HOOK.values())
 _VERSION_GATE = re.compile(r"version|PY\w*\d|PYTHON", re.IGNORECASE)
 
 
@@ -161,11 +159,7 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
     # long headers costs as much as the parse on data-heavy modules.
     summary.deep = b"async" not in data or deeper_than(tree, data, LIBCST_SAFE_DEPTH)
     if b"asyncSetUp" in data or b"asyncTearDown" in data:
-        summary.reentry_gate = found_inside(
-            tree,
-            lambda node: isinstance(node, ast.AsyncFunctionDef) and node.name in _SYNC_FOR_HOOK,
-            lambda node: calls_attribute(node, _SYNC_NAMES),
-        )
+        summary.reentry_gate = reentry_gate(tree)
     pending: list[tuple[str, ast.expr]] = []
 
     def bind(name: str, target: str) -> None:
@@ -306,7 +300,7 @@ def _class_summary(summary: ModuleSummary, cls: ast.ClassDef, module_level: bool
         hooks=hooks,
         sync_calls=tuple(
             call
-            for hook in _SYNC_FOR_HOOK
+            for hook in SYNC_FOR_HOOK
             if isinstance(methods.get(hook), ast.AsyncFunctionDef)
             for call in _sync_calls(methods[hook])
         ),
@@ -321,7 +315,7 @@ def _sync_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[SyncCall]:
         return []  # the rule skips a hook without a receiver
     receiver = params[0].arg
     hook = func.name
-    sync_name = _SYNC_FOR_HOOK[hook]
+    sync_name = SYNC_FOR_HOOK[hook]
     found: list[SyncCall] = []
 
     def walk(stmts: list[ast.stmt], plain: bool) -> None:

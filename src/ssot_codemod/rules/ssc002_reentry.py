@@ -34,6 +34,18 @@ _SUPER_SYNC_CALL = {
 }
 
 SYNC_FOR_HOOK = {"asyncSetUp": "setUp", "asyncTearDown": "tearDown"}
+_SYNC_NAMES = frozenset(SYNC_FOR_HOOK.values())
+
+
+def reentry_gate(tree: ast.AST) -> bool:
+    """SSC002's tree gate (:meth:`ReentryRule.could_match_tree`), also recorded in the module
+    summaries for check's ast path: some ``async def asyncSetUp``/``asyncTearDown`` holds a
+    call of ``<x>.setUp``/``<x>.tearDown``."""
+    return found_inside(
+        tree,
+        lambda node: isinstance(node, ast.AsyncFunctionDef) and node.name in SYNC_FOR_HOOK,
+        lambda node: calls_attribute(node, _SYNC_NAMES),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,12 +101,7 @@ class ReentryRule(Rule):
         names are spelled the same in ``ast`` (see SSC001's gate); the receiver, the arguments
         and which hook pairs with which sync method are not checked.
         """
-        sync_names = set(SYNC_FOR_HOOK.values())
-        return found_inside(
-            tree,
-            lambda node: isinstance(node, ast.AsyncFunctionDef) and node.name in SYNC_FOR_HOOK,
-            lambda node: calls_attribute(node, sync_names),
-        )
+        return reentry_gate(tree)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         for info in index.classes.values():
