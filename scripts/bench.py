@@ -576,13 +576,16 @@ def bench_quarantine(report: Report, work: Path, runs: int, quick: bool) -> None
     quarantine = ["quarantine", "--quiet", "--junit-xml", str(results), "tests"]
     q = measure("`ssot-codemod quarantine --junit-xml` (reads, locates, marks)",
                 ssot(*quarantine), runs=runs, cwd=target, before=fresh)  # fmt: skip
-    fresh()
-    done = subprocess.run(ssot("quarantine", "--output-format", "json", "--junit-xml",
-                               str(results), "tests"), cwd=target, capture_output=True,
-                          text=True, check=False)  # fmt: skip
-    summary = json.loads(done.stdout)["summary"]
-    if summary["quarantined"] != len(failing) or summary["markers"] != len(failing):
-        raise RuntimeError(f"quarantine is not exact: {summary} vs {len(failing)} failing")
+    own = Sample("quarantine's own work (`tool_seconds`: reading results, locating, editing)")
+    for _ in range(runs):
+        fresh()
+        done = subprocess.run(ssot("quarantine", "--output-format", "json", "--junit-xml",
+                                   str(results), "tests"), cwd=target, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        summary = json.loads(done.stdout)["summary"]
+        if summary["quarantined"] != len(failing) or summary["markers"] != len(failing):
+            raise RuntimeError(f"quarantine is not exact: {summary} vs {len(failing)} failing")
+        own.walls.append(float(summary["tool_seconds"]))
     fresh()
     check_cmd = ssot("check", "--quiet", "--no-cache", "tests")
     check = measure("`ssot-codemod check --no-cache` (same tree)", check_cmd, runs=runs, cwd=target)
@@ -593,14 +596,17 @@ def bench_quarantine(report: Report, work: Path, runs: int, quick: bool) -> None
         "`scripts/gen_quarantine_project.py` (as in `tests/test_quarantine.py`), "
         "after `apply --unsafe-fixes`: every async test runs now and ~10% fail. The suite runs "
         "once to write the JUnit XML; then `quarantine --junit-xml` (a fresh copy of the tree for "
-        "every run, copy not timed) against a cold `check` on the same tree. Both include "
-        f"interpreter start-up and `import libcst`. Quarantine is exact: {summary['quarantined']} "
-        f"marked = {len(failing)} failing; its own measured work (reading results, locating, "
-        f"editing; `tool_seconds` in its JSON) was {summary['tool_seconds']:.2f} s.",
+        "every run, copy not timed) against a cold `check` on the same tree. Whole commands "
+        "include interpreter start-up and imports. Quarantine is exact: "
+        f"{summary['quarantined']} marked = {len(failing)} failing. Its own work is what the "
+        "issue bounds (\"the tool's own work (reading results, locating, editing) stays below "
+        'the time of `check` on the same tree"): `tool_seconds` in its JSON, median of '
+        f"{runs} runs: {fmt_s(own.median)}.",
         "",
     )
     report.table(check, [tests_run, q, check], base_name="`check`")
-    ratio_target(report, "`quarantine` (own work) ≤ 1× `check` on the same tree", q, check, 1)
+    ratio_target(report, "`quarantine`'s own work (reading results, locating, editing) ≤ 1× "
+                 "`check` on the same tree", own, check, 1)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,26 +298,39 @@ class SourceTree:
         return None
 
     def ancestors(self, path: Path, class_path: tuple[str, ...]) -> set[ClassKey]:
-        """Every class that *class_path* in *path* inherits from and that can be followed."""
+        """Every class that *class_path* in *path* inherits from and that can be followed
+        (itself too if its bases lead back to it)."""
         key = (Path(os.path.abspath(path)), class_path)
         cached = self._ancestors.get(key)
         if cached is not None:
             return cached
-        self._ancestors[key] = set()  # a cycle ends here
+        # One walk per question, reusing only finished answers: a cycle met half-way can never
+        # leave a partial answer behind for a later question.
         found: set[ClassKey] = set()
-        module = self.module(key[0])
-        node = module.find_class(class_path) if module is not None else None
-        if module is not None and node is not None:
+        seen = {key}
+        stack = [key]
+        while stack:
+            current = stack.pop()
+            finished = self._ancestors.get(current)
+            if finished is not None:
+                found |= finished
+                continue
+            module = self.module(current[0])
+            node = module.find_class(current[1]) if module is not None else None
+            if module is None or node is None:
+                continue
             for base in node.bases:
                 target = self._resolve_base(module, base)
                 if target is None:
                     continue
                 base_module = self.module(target[0])
-                base_node = base_module.find_class(target[1]) if base_module else None
-                if base_node is None:
+                if base_module is None or base_module.find_class(target[1]) is None:
                     continue
-                found.add((Path(os.path.abspath(target[0])), target[1]))
-                found |= self.ancestors(target[0], target[1])
+                base_key = (Path(os.path.abspath(target[0])), target[1])
+                found.add(base_key)
+                if base_key not in seen:
+                    seen.add(base_key)
+                    stack.append(base_key)
         self._ancestors[key] = found
         return found
 

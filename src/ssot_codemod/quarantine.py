@@ -33,7 +33,7 @@ from typing import Literal
 
 from ssot_codemod.api import FileResult
 from ssot_codemod.junit import JUnitError, TestResult, read_junit
-from ssot_codemod.locate import Located, SourceTree, Unlocated, split_test_name
+from ssot_codemod.locate import ClassKey, Located, SourceTree, Unlocated, split_test_name
 from ssot_codemod.quarantine_markers import (
     TAG_BYTES,
     Marker,
@@ -171,8 +171,8 @@ def _test_id(result: TestResult, located: Located | Unlocated | None, root: Path
 
 
 # An edit of one file's text: (source, its ast tree if the caller has it) -> (new text, what it
-# did, the tree of the new text if the edit parsed it to verify it).
-_Editor = Callable[[str, "ast.Module | None"], tuple[str, set[str], "ast.Module | None"]]
+# did, the markers the new text holds when they are known without parsing it).
+_Editor = Callable[[str, "ast.Module | None"], tuple[str, set[str], "list[Marker] | None"]]
 
 
 @dataclass
@@ -197,12 +197,11 @@ def _edit(path: Path, edit: _Editor, tree: SourceTree | None) -> _Edit:
         data = path.read_bytes()
         source = read_source(data)
         parsed = tree.parsed(path, data) if tree is not None else None
-        new_text, done, new_tree = edit(source.text, parsed)
+        new_text, done, after = edit(source.text, parsed)
         now = markers_in(parsed) if parsed is not None else None
         if not done:
             return _Edit(path, FileResult(path, "unchanged", parsed=True), markers_now=now)
-        # The edit parsed its result already (to verify it): compile that tree, not the text.
-        compile(new_tree or new_text, str(path), "exec", dont_inherit=True)
+        compile(new_text, str(path), "exec", dont_inherit=True)
         new = encode_source(new_text, source)
     except (OSError, EngineError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -211,7 +210,6 @@ def _edit(path: Path, edit: _Editor, tree: SourceTree | None) -> _Edit:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         return _Edit(path, FileResult(path, "error", error=reason, parsed=True))
     result = FileResult(path, "would-change", original=source.text, new=new_text, parsed=True)
-    after = markers_in(new_tree) if new_tree is not None else None
     return _Edit(path, result, done, data, new, markers_now=now, markers_new=after)
 
 
@@ -254,7 +252,7 @@ def _adding(reasons: dict[str, str]) -> _Editor:
 
 def _add_markers_to(
     source: str, tree: ast.Module | None, *, reasons: dict[str, str]
-) -> tuple[str, set[str], ast.Module | None]:
+) -> tuple[str, set[str], list[Marker] | None]:
     return add_markers_parsed(source, reasons, tree)
 
 
@@ -264,7 +262,7 @@ def _removing(qualnames: list[str]) -> _Editor:
 
 def _remove_markers_from(
     source: str, tree: ast.Module | None, *, qualnames: list[str]
-) -> tuple[str, set[str], ast.Module | None]:
+) -> tuple[str, set[str], list[Marker] | None]:
     text, done = _remove_markers(source, qualnames)
     return text, done, None
 
@@ -403,6 +401,23 @@ def _plan_markers(
     def passing(r: TestResult) -> bool:
         return r.status == "passed" or r.key in flaky
 
+    lineages: dict[tuple[str, str | None], set[ClassKey] | None] = {}
+
+    def may_inherit(r: TestResult, owner: ClassKey) -> bool:
+        """Whether the class of *r* is *owner* or inherits from it, as far as bases can be
+        followed (True when that is unknown): a test of another class cannot share *owner*'s
+        method, so it is not located one by one (a suite reuses method names a lot)."""
+        key = (r.classname, r.file)
+        if key not in lineages:
+            split = tree.split_classname(r.classname, r.file)
+            if isinstance(split, Unlocated) or not split[1]:
+                lineages[key] = None
+            else:
+                own = (Path(os.path.abspath(split[0])), split[1])
+                lineages[key] = {own} | tree.ancestors(*own)
+        lineage = lineages[key]
+        return lineage is None or owner in lineage
+
     class_ancestry: dict[str, set[tuple[Path, tuple[str, ...]]]] | None = None
 
     def classes_inheriting(target: tuple[Path, tuple[str, ...]]) -> list[str]:
@@ -440,9 +455,10 @@ def _plan_markers(
         else:
             target_path, qualname = definition.path, definition.qualname
             assert definition.method is not None
+            owner = (definition.path, definition.class_path)
             blocked = []
             for other in by_method.get(definition.method, []):
-                if not passing(other):
+                if not passing(other) or not may_inherit(other, owner):
                     continue
                 other_loc = locate(other)
                 if (
@@ -538,11 +554,12 @@ def quarantine_tests(
         run: TestRun = run_tests(command, cwd=root, echo=echo)
         run_seconds += time.perf_counter() - started
         results: Sequence[TestResult] = run.results
+        started = time.perf_counter()
     elif junit_xml is not None:
+        started = time.perf_counter()  # reading the results is the tool's own work
         results = read_junit(junit_xml)
     else:
         raise ValueError("give a test command (--run) or a results file (--junit-xml)")
-    started = time.perf_counter()
     tree = SourceTree([root, *(s if s.is_dir() else s.parent for s in scopes), root / "src"])
     collection = [r for r in results if r.is_collection_error]
     failing = [r for r in results if r.failing and not r.is_collection_error]

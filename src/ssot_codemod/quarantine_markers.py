@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import ast
 import json
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "TAG",
@@ -56,6 +57,11 @@ def _literal(text: str) -> str:
 
 def marker_text(reason: str, indent: int) -> str:
     """The decorator expression (without ``@``) for *reason*, shortened to fit the line."""
+    return f"unittest.skip({_literal(f'{TAG} {_marker_reason(reason, indent)}')})"
+
+
+def _marker_reason(reason: str, indent: int) -> str:
+    """What the marker for *reason* says after the tag (the :attr:`Marker.reason` read back)."""
     # ASCII only and no control characters: the literal reads the same in any file encoding,
     # and a skip reason with lone surrogates (from a JSON-escaped emoji) could not be printed.
     printable = "".join(c if c.isprintable() else " " for c in reason)
@@ -67,7 +73,7 @@ def marker_text(reason: str, indent: int) -> str:
         while cut > 1 and len(_literal(clean[:cut])) - 2 > room - 3:
             cut -= 1
         clean = clean[:cut].rstrip() + "..."
-    return f"unittest.skip({_literal(f'{TAG} {clean}')})"
+    return clean
 
 
 def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
@@ -76,9 +82,9 @@ def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]
 
     The common case -- the module already has ``import unittest`` -- is a line inserted above
     each definition at the position :mod:`ast` reports (no LibCST round trip: thousands of
-    files stay cheap); the result is re-parsed and must carry exactly the new markers. Anything
-    unusual (no ``import unittest``, a decorator line that does not start with ``@``, lone CR
-    line endings) takes the LibCST path.
+    files stay cheap). Anything unusual (no ``import unittest``, a decorator line that does not
+    start with ``@``, lone CR line endings) takes the LibCST path. The caller compiles the
+    result before it writes it.
     """
     text, done, _ = add_markers_parsed(source, reasons)
     return text, done
@@ -86,11 +92,10 @@ def add_markers(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]
 
 def add_markers_parsed(
     source: str, reasons: Mapping[str, str], tree: ast.Module | None = None
-) -> tuple[str, set[str], ast.Module | None]:
+) -> tuple[str, set[str], list[Marker] | None]:
     """:func:`add_markers`, given *source*'s ``ast`` tree if the caller has it (not parsed
-    again), and returning the tree of the result too when it was parsed to verify it (the
-    line-insertion path: the caller can compile that tree and count its markers without
-    parsing the text again); None on the LibCST path."""
+    again), and returning the markers the result holds, in order, when they are known without
+    parsing it (the line-insertion path); None on the LibCST path."""
     fast = _insert_lines(source, reasons, tree)
     if fast is not None:
         return fast
@@ -126,7 +131,7 @@ def _definitions(
 
 def _insert_lines(
     source: str, reasons: Mapping[str, str], tree: ast.Module | None
-) -> tuple[str, set[str], ast.Module] | None:
+) -> tuple[str, set[str], list[Marker]] | None:
     if "\r" in source.replace("\r\n", ""):
         return None
     if tree is None:
@@ -138,7 +143,8 @@ def _insert_lines(
         return None
     definitions = _definitions(tree)
     lines = source.split("\n")
-    inserts: list[tuple[int, str]] = []
+    inserts: list[tuple[int, str, Marker]] = []  # (0-based line, the line, its marker)
+    continued = False
     for qualname, reason in reasons.items():
         node = definitions.get(qualname)
         if node is None:
@@ -154,21 +160,33 @@ def _insert_lines(
             ("@", "def ", "async ", "class ")
         ):
             return None
+        # A backslash ending the line above would join the inserted line onto that one.
+        continued = continued or (first > 0 and lines[first - 1].rstrip("\r").endswith("\\"))
         ending = "\r" if text.endswith("\r") else ""
-        marker = marker_text(reason, indent=len(indent.expandtabs()))
-        inserts.append((first, f"{indent}@{marker}{ending}"))
+        said = _marker_reason(reason, indent=len(indent.expandtabs()))
+        line = f"{indent}@unittest.skip({_literal(f'{TAG} {said}')}){ending}"
+        inserts.append((first, line, Marker(qualname, said, 0)))
+    before = markers_in(tree)
     if not inserts:
-        return source, set(), tree
-    for index, line in sorted(inserts, reverse=True):
+        return source, set(), before
+    inserts.sort(key=lambda insert: insert[0])
+    for index, line, _ in reversed(inserts):
         lines.insert(index, line)
     new = "\n".join(lines)
-    before = {m.qualname for m in markers_in(tree)}
-    expected = {q for q in reasons if q in definitions} - before
-    # The one parse of the result: it verifies the markers and is handed back for the rest.
-    new_tree = ast.parse(new)
-    if {m.qualname for m in markers_in(new_tree)} - before != expected:
-        return None
-    return new, expected, new_tree
+    done = {marker.qualname for _, _, marker in inserts}
+    if continued:  # the rare case where the argument below does not hold: parse and count
+        after = markers_in(ast.parse(new))
+        had = {m.qualname for m in before}
+        return (new, done, after) if {m.qualname for m in after} - had == done else None
+    # Each line goes where a definition's first line (a decorator or the ``def``/``class``
+    # itself, at the definition's own indentation) starts a logical line, and the line above
+    # does not continue onto it: once it compiles, each is a decorator of its definition, and
+    # the markers are the old ones moved down by the lines inserted above them, plus the new.
+    starts = [index for index, _, _ in inserts]
+    after = [replace(m, line=m.line + bisect_right(starts, m.line - 1)) for m in before]
+    after += [replace(m, line=index + k + 1) for k, (index, _, m) in enumerate(inserts)]
+    after.sort(key=lambda m: m.line)
+    return new, done, after
 
 
 def _add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
