@@ -20,7 +20,7 @@ Works on a temporary copy of ``examples/ssot_project`` and walks through:
    ``ssot-codemod guard .`` appends the guard to ``pytest.ini``; a newly added plain-TestCase
    async test (plain, ``@patch``, ``@pytest.mark.asyncio``) fails the run;
 10. the demo undoes its own edit, ``revert`` restores apply + quarantine + guard byte for byte
-   (the baseline, which revert leaves, is removed by the demo and said so).
+   and removes the quarantine baseline (no marker is left for it to list).
 
 Every step is checked, so the script doubles as an end-to-end test: it exits 1 as
 soon as a step does not behave as expected (the copy is then kept for inspection).
@@ -638,15 +638,12 @@ class Demo:
         shutil.copyfile(EXAMPLE / SETUP_FROM_ASYNC_MODULE, self.copy / SETUP_FROM_ASYNC_MODULE)
         self.console.print(f"  [dim]the demo restores its own edit of {SETUP_FROM_ASYNC_MODULE}")
 
-    def drop_baseline(self) -> None:
-        """``revert`` does not remove the quarantine baseline (it is recounted, and removed, by
-        the next ``quarantine`` run); the demo removes it so the comparison covers the rest."""
-        baseline = self.copy / BASELINE
-        if baseline.exists():
-            baseline.unlink()
-            self.console.print(
-                f"  [dim]note: revert leaves {BASELINE} (the quarantine baseline); removed here"
-            )
+    def baseline_removed(self) -> None:
+        """``revert`` recounts the quarantine baseline above the files it restored: with every
+        marker gone, the baseline goes too."""
+        if (self.copy / BASELINE).exists():
+            raise self.fail(f"{BASELINE} is still there after revert", "expected it removed")
+        self.ok(f"revert removed {BASELINE} (no quarantined test left)")
 
     def summary(self, passed: bool, seconds: float) -> None:
         self.console.print()
@@ -706,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.new_test_fails()
         demo.undo_demo_edits()
         demo.revert()
-        demo.drop_baseline()
+        demo.baseline_removed()
         demo.compare(original)
         passed = True
     except DemoFailure as exc:

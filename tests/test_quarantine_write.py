@@ -5,6 +5,7 @@ counted from the trees the run already has. JUnit files in, no test runs."""
 from __future__ import annotations
 
 import ast
+import io
 from pathlib import Path
 
 from test_backup import immutable
@@ -225,3 +226,45 @@ def test_ancestors_are_exact_whatever_the_order_of_questions(tmp_path: Path) -> 
         tree = SourceTree([tmp_path])
         for name in [first, *(n for n in names if n != first)]:
             assert tree.ancestors(*keys[name]) == everything, (first, name)
+
+
+def test_revert_recounts_the_baseline_and_removes_it_with_the_last_marker(tmp_path: Path) -> None:
+    from ssot_codemod.api import revert_paths
+    from ssot_codemod.report import write_summary
+
+    root = project(tmp_path)
+    quarantine_tests([root / "tests"], root=root, junit_xml=root / "results.xml")
+    assert read_baseline(root) == recount(root)
+    assert len(recount(root)) == len(NAMES)
+
+    # one file: the baseline keeps listing the others' markers
+    first = root / "tests/test_a.py"
+    partial = revert_paths([first])
+    assert [f.status for f in partial.files] == ["reverted"]
+    assert read_baseline(root) == recount(root)
+    assert "tests/test_a.py" not in read_baseline(root)
+    assert [(b.path, b.quarantined) for b in partial.baselines] == [
+        (root / BASELINE_NAME, len(NAMES) - 1)
+    ]
+
+    # a dry run says what would happen and writes nothing
+    kept = (root / BASELINE_NAME).read_bytes()
+    dry = revert_paths([root / "tests"], dry_run=True)
+    assert [(b.path, b.quarantined) for b in dry.baselines] == [(root / BASELINE_NAME, 0)]
+    assert (root / BASELINE_NAME).read_bytes() == kept
+    shown = io.StringIO()
+    write_summary("revert", dry, shown, dry_run=True)
+    assert "Quarantine baseline" in shown.getvalue()
+    assert "would be removed: no quarantined test left" in shown.getvalue()
+
+    # the last markers: the baseline goes, and revert says so
+    done = revert_paths([root / "tests"])
+    assert {f.status for f in done.files} == {"reverted"}
+    assert not (root / BASELINE_NAME).exists()
+    assert [(b.path, b.quarantined) for b in done.baselines] == [(root / BASELINE_NAME, 0)]
+    shown = io.StringIO()
+    write_summary("revert", done, shown)
+    assert "removed: no quarantined test left" in shown.getvalue()
+    # nothing left to recount: no line
+    again = revert_paths([root / "tests"])
+    assert again.baselines == ()

@@ -30,6 +30,7 @@ from ssot_codemod.parallel import Computed, EarlyPool, Task, compute_all, effect
 from ssot_codemod.results import (
     FAILED_STATUSES,
     REVERT_STATUS,
+    BaselineRecount,
     FileResult,
     FileStatus,
     RunResult,
@@ -611,4 +612,30 @@ def revert_paths(
             )
         if progress is not None:
             progress(done, len(targets))
-    return RunResult(tuple(results), missing, time.perf_counter() - started)
+    baselines, errors = _recount_baselines(results, dry_run=dry_run)
+    elapsed = time.perf_counter() - started
+    return RunResult(tuple(results), (*missing, *errors), elapsed, baselines=baselines)
+
+
+def _recount_baselines(
+    results: Sequence[FileResult], *, dry_run: bool
+) -> tuple[tuple[BaselineRecount, ...], list[tuple[Path, str]]]:
+    """The quarantine baselines above the restored files, recounted: a marker that revert took
+    away is no longer listed (and a baseline listing nothing is removed)."""
+    from ssot_codemod.backup import backup_path_for
+
+    restored: dict[Path, bytes | None] = {}
+    for file in results:
+        if file.status == "reverted":
+            restored[file.path] = None
+        elif file.status == "would-change":
+            try:
+                restored[file.path] = backup_path_for(file.path).read_bytes()
+            except OSError:
+                continue
+    if not restored:
+        return (), []
+    from ssot_codemod.quarantine import recount_baselines
+
+    changed, errors = recount_baselines(restored, dry_run=dry_run)
+    return tuple(changed), errors

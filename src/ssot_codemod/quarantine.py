@@ -43,6 +43,7 @@ from ssot_codemod.quarantine_markers import (
 )
 from ssot_codemod.quarantine_markers import remove_markers as _remove_markers
 from ssot_codemod.quarantine_run import TestRun, run_tests
+from ssot_codemod.results import BaselineRecount, read_error
 
 __all__ = [
     "BASELINE_NAME",
@@ -51,6 +52,7 @@ __all__ = [
     "TestEntry",
     "quarantine_tests",
     "read_baseline",
+    "recount_baselines",
     "release_tests",
 ]
 
@@ -311,8 +313,18 @@ def _update_baseline(
 ) -> tuple[Path | None, int]:
     """Recount the markers of *files* and of every file the baseline already lists; *known*:
     the markers of files this run just parsed or wrote (not parsed again)."""
-    from ssot_codemod.backup import atomic_write
+    counted = _count_baseline(root, files, known)
+    total = sum(len(t) for t in counted.values())
+    target = root / BASELINE_NAME
+    if dry_run:
+        return target, total
+    _write_baseline(target, counted)
+    return (target if counted else None), total
 
+
+def _count_baseline(
+    root: Path, files: Iterable[Path], known: Mapping[Path, list[Marker]] | None
+) -> dict[str, dict[str, str]]:
     current = read_baseline(root)
     paths = {(root / name).resolve() for name in current} | {Path(p).resolve() for p in files}
     resolved = {Path(p).resolve(): markers for p, markers in (known or {}).items()}
@@ -326,22 +338,66 @@ def _update_baseline(
                 continue
         if markers:
             counted[_rel(path, root)] = {m.qualname: m.reason for m in markers}
-    total = sum(len(t) for t in counted.values())
-    target = root / BASELINE_NAME
-    if dry_run:
-        return target, total
-    if not counted:
-        if target.exists():
-            target.unlink()
-        return None, 0
-    text = _baseline_text(counted)
+    return counted
+
+
+def _write_baseline(
+    target: Path, counted: dict[str, dict[str, str]], *, write: bool = True
+) -> bool:
+    """Bring the baseline file to *counted* (no file when nothing is quarantined); whether
+    that changes it (with ``write=False``: would change it)."""
+    from ssot_codemod.backup import atomic_write
+
+    text = _baseline_text(counted) if counted else None
     try:
-        unchanged = target.read_text(encoding="utf-8") == text
+        now: str | None = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        now = None
     except OSError:
-        unchanged = False
-    if not unchanged:
-        atomic_write(target, text.encode("utf-8"))
-    return target, total
+        now = ""
+    if now == text:
+        return False
+    if write:
+        if text is None:
+            target.unlink()
+        else:
+            atomic_write(target, text.encode("utf-8"))
+    return True
+
+
+def recount_baselines(
+    restored: Mapping[Path, bytes | None], *, dry_run: bool
+) -> tuple[list[BaselineRecount], list[tuple[Path, str]]]:
+    """After ``revert``: every quarantine baseline in a directory above a restored file,
+    recounted (*restored*: each restored file and, for a dry run, the bytes it would get back;
+    None: read the file). The baselines that change (or would), with what they still list, and
+    the baselines that could not be brought up to date, with why."""
+    roots: set[Path] = set()
+    looked: set[Path] = set()
+    for path in restored:
+        for directory in Path(os.path.abspath(path)).parents:
+            if directory in looked:
+                break  # its parents were looked at too
+            looked.add(directory)
+            if (directory / BASELINE_NAME).is_file():
+                roots.add(directory)
+    known: dict[Path, list[Marker]] = {}
+    for path, data in restored.items():
+        try:
+            known[path] = find_markers(data if data is not None else path.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue
+    changed: list[BaselineRecount] = []
+    errors: list[tuple[Path, str]] = []
+    for root in sorted(roots):
+        counted = _count_baseline(root, [], known)
+        target = root / BASELINE_NAME
+        try:
+            if _write_baseline(target, counted, write=not dry_run):
+                changed.append(BaselineRecount(target, sum(len(t) for t in counted.values())))
+        except OSError as exc:
+            errors.append((target, f"quarantine baseline not recounted: {read_error(exc)}"))
+    return changed, errors
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from ssot_codemod import __version__
 from ssot_codemod.api import FileResult, FileStatus, RunResult, VerifyResult
 from ssot_codemod.helper_source import HELPER_NAME
+from ssot_codemod.results import BaselineRecount
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -491,7 +492,19 @@ def write_summary(
     hint = helper_module_hint(result, dry_run=dry_run) if command == "apply" else None
     if hint:
         line += "\n" + hint
+    for recount in result.baselines:
+        line += "\n" + baseline_line(recount, dry_run=dry_run)
     write_text(stream if stream is not None else sys.stderr, line + "\n")
+
+
+def baseline_line(recount: BaselineRecount, *, dry_run: bool = False) -> str:
+    """What ``revert`` did to a quarantine baseline above the files it restored."""
+    shown = display_path(recount.path)
+    if not recount.quarantined:
+        verb = "would be removed" if dry_run else "removed"
+        return f"Quarantine baseline {shown} {verb}: no quarantined test left"
+    verb = "would list" if dry_run else "now lists"
+    return f"Quarantine baseline {shown} {verb} {_plural(recount.quarantined, 'quarantined test')}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAILED_STATUSES",
     "REVERT_STATUS",
+    "BaselineRecount",
     "FileResult",
     "FileStatus",
     "RunResult",
@@ -63,6 +64,15 @@ class FileResult:
 
 
 @dataclass(frozen=True)
+class BaselineRecount:
+    """A quarantine baseline (``.ssot-quarantine.json``) that ``revert`` brought up to date:
+    its path and how many quarantined tests it still lists (0: the file is gone)."""
+
+    path: Path
+    quarantined: int
+
+
+@dataclass(frozen=True)
 class RunResult:
     """All file results in path order, plus paths that could not be walked."""
 
@@ -73,6 +83,8 @@ class RunResult:
     helper_module_path: Path | None = None
     # The project view: never-run tests grouped by root class, unresolved bases, skipped tests.
     project: ProjectReport | None = None
+    # revert: the quarantine baselines it recounted (or would, in a dry run).
+    baselines: tuple[BaselineRecount, ...] = ()
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
