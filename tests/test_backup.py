@@ -513,6 +513,38 @@ def test_crash_after_journal_before_replace(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.py"]
 
 
+def test_followup_recorded_but_not_written_still_reverts(tmp_path: Path) -> None:
+    """A followup (quarantine after apply) appends its line before it replaces the file; when
+    that replace fails, the file keeps what apply wrote. Those bytes are the tool's, not the
+    user's: revert restores without --force (it refused, as if the file had been edited)."""
+    newer = NEW + b"# quarantined\r\n"
+    target = make(tmp_path / "t.py")
+    commit_rewrite(target, ORIGINAL, NEW)
+    assert read_journal(tmp_path)["t.py"].earlier_written == frozenset()  # parsed: then appended
+    with (tmp_path / JOURNAL_NAME).open("a") as fh:
+        fh.write(journal_line("t.py", ORIGINAL, newer))  # recorded; the replace never happened
+    entry = read_journal(tmp_path)["t.py"]
+    assert (entry.written_sha256, entry.earlier_written) == (sha(newer), frozenset({sha(NEW)}))
+    assert revert_file(target, dry_run=True).status == "would-restore"
+    outcome = revert_file(target)
+    assert (outcome.status, outcome.message) == ("restored", "restored from t.py.backup")
+    assert target.read_bytes() == ORIGINAL
+
+
+def test_journal_history_belongs_to_one_original(tmp_path: Path) -> None:
+    """Only lines for the same original make up a file's history: after another original (a
+    later apply of a file edited since), what was written for the old one is an edit."""
+    other = ORIGINAL + b"# edited\r\n"
+    target = make(tmp_path / "t.py", NEW)
+    make(backup_path_for(target), other)
+    (tmp_path / JOURNAL_NAME).write_text(
+        journal_line("t.py", ORIGINAL, NEW) + journal_line("t.py", other, NEW + b"#\r\n")
+    )
+    assert read_journal(tmp_path)["t.py"].earlier_written == frozenset()
+    assert revert_file(target).status == "refused"
+    assert target.read_bytes() == NEW
+
+
 def test_crash_with_temp_file_left_behind(tmp_path: Path) -> None:
     target = make(tmp_path / "t.py")
     make(tmp_path / ".t.py.backup.abcdef.ssot-tmp", ORIGINAL[:5])  # killed while writing

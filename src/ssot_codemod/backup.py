@@ -30,7 +30,7 @@ import secrets
 import stat
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -187,6 +187,10 @@ class JournalEntry:
     file: str
     original_sha256: str
     written_sha256: str
+    # What earlier lines for the same original recorded as written (a followup such as
+    # quarantine after apply appends a line before it replaces the file: if that replace
+    # failed, the file still holds one of these, which the tool wrote, not the user).
+    earlier_written: frozenset[str] = frozenset()
 
 
 def _journal_path(directory: Path) -> Path:
@@ -257,6 +261,10 @@ def read_journal(directory: Path) -> dict[str, JournalEntry]:
             continue
         entry = _parse_journal_line(line)
         if entry is not None:
+            before = entries.get(entry.file)
+            if before is not None and before.original_sha256 == entry.original_sha256:
+                history = before.earlier_written | {before.written_sha256}
+                entry = replace(entry, earlier_written=history - {entry.written_sha256})
             entries[entry.file] = entry
     _PARSED_JOURNALS[journal] = (data, entries)
     _PARSED_JOURNALS.move_to_end(journal)
@@ -798,7 +806,7 @@ def revert_file(path: Path, *, force: bool = False, dry_run: bool = False) -> Re
             f"differs from {backup.name} and no journal entry records what apply wrote "
             "(backup not written by ssot-codemod?)"
         )
-    elif _sha256(current) != entry.written_sha256:
+    elif _sha256(current) not in (entry.written_sha256, *entry.earlier_written):
         why = "edited since apply (sha256 differs from what apply wrote)"
     else:
         why = ""
