@@ -229,8 +229,12 @@ def plan_helper_module(
         return None
     try:
         compile(source.text, str(path), "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        raise HelperModuleError(f"cannot parse: {exc}") from None
+    except SyntaxError as exc:  # where and what, like any file's syntax error (not the path again)
+        where = f"line {exc.lineno}{f':{exc.offset}' if exc.offset else ''}: " if exc.lineno else ""
+        message = " ".join(str(exc.msg or "invalid syntax").split())
+        raise HelperModuleError(f"cannot parse: {where}{message}") from None
+    except ValueError as exc:  # a NUL byte
+        raise HelperModuleError(f"cannot parse: {' '.join(str(exc).split())}") from None
     new_text = _extended_text(source.text)
     try:
         compile(new_text, str(path), "exec", dont_inherit=True)
