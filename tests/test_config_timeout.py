@@ -55,3 +55,43 @@ def test_config_budget_applies_and_the_flag_wins(tmp_path: Path) -> None:
     assert unlimited.exit_code == 1, unlimited.stderr
     assert "gave up" not in unlimited.stderr
     assert "big.py:" in unlimited.stdout
+
+
+def test_all_repos_reads_a_repository_config_as_the_cli_does(tmp_path: Path) -> None:
+    """One merge of configuration and flags: the all-repos fixer used to drop ``src``,
+    ``file-timeout`` and ``force-exclude`` that the CLI honours."""
+    from ssot_codemod.all_repos_fixer import Flags, repo_options
+    from ssot_codemod.cli import _build_options
+
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text(
+        "[tool.ssot-codemod]\n"
+        'src = ["lib"]\n'
+        "file-timeout = 7\n"
+        "force-exclude = true\n"
+        'exclude = ["gen/"]\n'
+        'extend-exclude = ["vendored/"]\n'
+        'ignore = ["ssc005"]\n'
+        "unsafe-fixes = true\n"
+        'helper-module = "lib.compat"\n'
+    )
+    ours = repo_options(repo, Flags())
+    cli_options = _build_options(
+        [repo / "tests"],
+        select=(),
+        ignore=(),
+        exclude=(),
+        unsafe_fixes=None,
+        helper_module=None,
+        jobs=None,
+        verbose=False,
+    )
+    assert ours == cli_options
+    assert ours.src == (repo / "lib",)
+    assert (ours.file_timeout, ours.force_exclude) == (7, True)
+    assert ours.exclude == ("gen/", "vendored/")
+    assert (ours.ignore, ours.unsafe_fixes, ours.helper_module) == (("SSC005",), True, "lib.compat")
+    # flags win, as on the command line
+    flagged = repo_options(repo, Flags(select=("SSC001",), unsafe_fixes=False, jobs=1))
+    assert (flagged.select, flagged.unsafe_fixes, flagged.jobs) == (("SSC001",), False, 1)

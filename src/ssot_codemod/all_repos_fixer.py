@@ -31,6 +31,7 @@ from ssot_codemod.api import (
     Options,
     RunResult,
     apply_paths,
+    options_from_config,
     resolve_rules,
     rollback,
     run_verify,
@@ -107,19 +108,13 @@ def repo_options(repo_dir: Path, flags: Flags) -> Options:
     root = repo_dir.resolve()
     if config_path is not None and root not in config_path.resolve().parents:
         config, config_path = {}, None  # found above the repository: not this repository's
-    select = flags.select
-    if select is None and "select" in config:
-        select = tuple(code.upper() for code in config["select"])
-    unsafe = flags.unsafe_fixes
-    options = Options(
-        select=select,
-        ignore=tuple(code.upper() for code in config.get("ignore", ())),
-        exclude=(*config.get("exclude", ()), *config.get("extend-exclude", ())),
-        unsafe_fixes=unsafe if unsafe is not None else bool(config.get("unsafe-fixes", False)),
-        helper_module=flags.helper_module or config.get("helper-module"),
+    options = options_from_config(
+        config,
+        config_path,
+        select=flags.select,
+        unsafe_fixes=flags.unsafe_fixes,
+        helper_module=flags.helper_module,
         jobs=flags.jobs,
-        exclude_base=config_path.parent if config_path is not None else None,
-        project_root=config_path.parent if config_path is not None else None,
     )
     resolve_rules(options)
     return options

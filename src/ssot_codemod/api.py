@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ssot_codemod.helper_plan import HelperTarget, ensure_helper_module, uses_helper
 from ssot_codemod.helper_source import HELPER_NAME
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FILE_TIMEOUT",
+    "options_from_config",
     "FileResult",
     "FileStatus",
     "Options",
@@ -108,6 +109,62 @@ class Options:
     # Internal (tests compare both ways): False sends every candidate to LibCST, also those the
     # rules' gates over CPython's ast tree rule out (``Rule.could_match_tree``).
     tree_gates: bool = True
+
+
+def options_from_config(
+    config: Mapping[str, Any],
+    config_path: Path | None,
+    *,
+    select: tuple[str, ...] | None = None,
+    ignore: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
+    unsafe_fixes: bool | None = None,
+    helper_module: str | None = None,
+    jobs: int | None = None,
+    force_exclude: bool | None = None,
+    file_timeout: float | None = None,
+    cache: bool = False,
+) -> Options:
+    """``[tool.ssot-codemod]`` (*config*, read from *config_path*; see
+    :func:`ssot_codemod.config.load_config`) with what the user gave over it: an argument that is
+    not None wins, *exclude* extends the configured patterns. The one place where configuration
+    becomes options, for the CLI and the all-repos fixer alike.
+
+    With *cache*, results are cached in ``cache-dir`` (relative to the configuration file) or
+    ``.ssot_codemod_cache`` next to it (without a configuration: in the current directory).
+    """
+    base = config_path.parent if config_path is not None else None
+    if select is None and "select" in config:
+        select = tuple(code.upper() for code in config["select"])
+    if ignore is None:
+        ignore = tuple(code.upper() for code in config.get("ignore", ()))
+    cache_dir = None
+    if cache:
+        from ssot_codemod.cache import DEFAULT_CACHE_DIR
+
+        cache_dir = (base or Path.cwd()) / str(config.get("cache-dir", DEFAULT_CACHE_DIR))
+    return Options(
+        select=select,
+        ignore=ignore,
+        exclude=(*config.get("exclude", ()), *config.get("extend-exclude", ()), *exclude),
+        unsafe_fixes=(
+            unsafe_fixes if unsafe_fixes is not None else bool(config.get("unsafe-fixes", False))
+        ),
+        helper_module=helper_module if helper_module is not None else config.get("helper-module"),
+        jobs=jobs,
+        exclude_base=base,
+        force_exclude=(
+            force_exclude if force_exclude is not None else bool(config.get("force-exclude", False))
+        ),
+        project_root=base,
+        file_timeout=(
+            file_timeout
+            if file_timeout is not None
+            else config.get("file-timeout", DEFAULT_FILE_TIMEOUT)
+        ),
+        cache_dir=cache_dir,
+        src=tuple(base / entry for entry in config.get("src", ())) if base is not None else (),
+    )
 
 
 # --------------------------------------------------------------------------------------------

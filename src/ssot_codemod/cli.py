@@ -24,6 +24,7 @@ from ssot_codemod.api import (
     VerifyResult,
     apply_paths,
     check_paths,
+    options_from_config,
     resolve_rules,
     rollback,
     run_verify,
@@ -193,55 +194,26 @@ def _build_options(
     if verbose and config_path is not None:
         click.echo(f"Using configuration from {display_path(config_path)}", err=True)
 
-    select_codes: tuple[str, ...] | None
-    if select:
-        select_codes = _split_codes(select, "--select")
-    elif "select" in config:
-        select_codes = tuple(code.upper() for code in config["select"])
-    else:
-        select_codes = None
-    ignore_codes = (
-        _split_codes(ignore, "--ignore")
-        if ignore
-        else tuple(code.upper() for code in config.get("ignore", ()))
-    )
     if helper_module is not None and not is_dotted_name(helper_module):
         _usage_error(f"--helper-module must be a dotted module name, not {helper_module!r}")
-
-    options = Options(
-        select=select_codes,
-        ignore=ignore_codes,
-        exclude=(*config.get("exclude", ()), *config.get("extend-exclude", ()), *exclude),
-        unsafe_fixes=unsafe_fixes
-        if unsafe_fixes is not None
-        else bool(config.get("unsafe-fixes", False)),
-        helper_module=helper_module if helper_module is not None else config.get("helper-module"),
+    options = options_from_config(
+        config,
+        config_path,
+        select=_split_codes(select, "--select") if select else None,
+        ignore=_split_codes(ignore, "--ignore") if ignore else None,
+        exclude=tuple(exclude),
+        unsafe_fixes=unsafe_fixes,
+        helper_module=helper_module,
         jobs=jobs,
-        exclude_base=config_path.parent if config_path is not None else None,
-        force_exclude=force_exclude
-        if force_exclude is not None
-        else bool(config.get("force-exclude", False)),
-        project_root=config_path.parent if config_path is not None else None,
-        file_timeout=file_timeout
-        if file_timeout is not None
-        else config.get("file-timeout", DEFAULT_FILE_TIMEOUT),
-        cache_dir=_cache_dir(config, config_path) if cache else None,
-        src=tuple(config_path.parent / entry for entry in config.get("src", ()))
-        if config_path is not None
-        else (),
+        force_exclude=force_exclude,
+        file_timeout=file_timeout,
+        cache=cache,
     )
     try:
         resolve_rules(options)
     except ValueError as exc:
         _usage_error(" ".join(str(exc).split()))
     return options
-
-
-def _cache_dir(config: dict[str, Any], config_path: Path | None) -> Path:
-    from ssot_codemod.cache import DEFAULT_CACHE_DIR
-
-    base = config_path.parent if config_path is not None else Path.cwd()
-    return base / str(config.get("cache-dir", DEFAULT_CACHE_DIR))
 
 
 # --------------------------------------------------------------------------------------------
