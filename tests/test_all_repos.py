@@ -214,11 +214,15 @@ class Fleet:
     def clone(self) -> None:
         self.run("all-repos-clone", "-C", str(self.config))
 
-    def run(self, script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: str, *args: str, check: bool = True, answers: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             (str(BIN / script), *args),
             cwd=self.root,
             env=self.env,
+            input=answers,
+            stdin=None if answers is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             check=False,
@@ -228,8 +232,10 @@ class Fleet:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
 
-    def fixer(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run("ssot-codemod-all-repos", "-C", str(self.config), *args, check=False)
+    def fixer(self, *args: str, answers: str | None = None) -> subprocess.CompletedProcess[str]:
+        return self.run(
+            "ssot-codemod-all-repos", "-C", str(self.config), *args, check=False, answers=answers
+        )
 
     def heads(self) -> dict[str, str]:
         return {
@@ -433,3 +439,18 @@ def test_a_default_branch_that_moved_since_the_clone_is_skipped(fleet: Fleet) ->
     assert again.returncode == 0, again.stdout + again.stderr
     assert fleet.show("bridge", "tests/test_more.py") == fixed(BRIDGE)
     assert "findings fixed: SSC001×3, SSC002×1" in again.stderr
+
+
+def test_interactive_pushes_what_is_approved_and_reports_what_is_declined(fleet: Fleet) -> None:
+    # all-repos' own prompt (-i): one answer per repository with a fix, in plan order.
+    done = fleet.fixer("-i", answers="y\nn\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Looks good [y,n,s,q,?]?") == 2, done.stdout
+    heads = fleet.heads()
+    assert heads["bridge"] != fleet.initial["bridge"]
+    assert fleet.show("bridge", "tests/test_base.py") == fixed(BRIDGE)
+    assert heads["reentry"] == fleet.initial["reentry"]
+    assert "4 repositories scanned: 1 fixed, 1 skipped, 2 with nothing to fix" in done.stderr
+    assert "declined: " in done.stderr and "reentry: not approved" in done.stderr
+    assert "findings fixed: SSC001×1\n" in done.stderr
+    assert_no_leftovers(fleet)
