@@ -176,8 +176,7 @@ class Second(unittest.TestCase):
     def test_two(self):
         pass
     \\
-    def test_three(self):
-        pass
+    def test_three(self): pass
 """
 
 
@@ -186,7 +185,16 @@ def test_markers_known_without_parsing_are_the_markers_a_parse_finds() -> None:
     above and below, nested classes, tabs, a line continued onto the definition's, a comment
     ending in a backslash, several inserts in one file) against a parse of the result."""
     source = _SHAPES
-    assert ast.parse(source)
+    defined = set()
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                defined.add(prefix + stmt.name)
+                if isinstance(stmt, ast.ClassDef):
+                    visit(stmt.body, f"{prefix}{stmt.name}.")
+
+    visit(ast.parse(source).body, "")
     names = [
         "Second",
         "Outer.Inner.test_tab",
@@ -201,10 +209,12 @@ def test_markers_known_without_parsing_are_the_markers_a_parse_finds() -> None:
         for variant in (source, source.replace("\n", "\r\n")):
             reasons = {name: f"AssertionError: {name}" for name in names[:count]}
             text, done, after = add_markers_parsed(variant, reasons)
-            assert after == find_markers(text)
-            assert done == {name for name in reasons if name != "Outer.test_kept"}
-            assert {m.qualname for m in after} >= done
             compile(text, "<shapes>", "exec")
+            # (CPython 3.9 reads a def after a lone backslash as nested in the one above it.)
+            expected = {name for name in reasons if name != "Outer.test_kept"} & defined
+            assert done == expected
+            assert {m.qualname for m in find_markers(text)} >= done
+            assert after == find_markers(text)
 
 
 def test_ancestors_are_exact_whatever_the_order_of_questions(tmp_path: Path) -> None:

@@ -175,7 +175,10 @@ def _insert_lines(
     new = "\n".join(lines)
     done = {marker.qualname for _, _, marker in inserts}
     if continued:  # the rare case where the argument below does not hold: parse and count
-        after = markers_in(ast.parse(new))
+        try:
+            after = markers_in(ast.parse(new))
+        except SyntaxError:  # not expected (the joined line is the decorator): LibCST does it
+            return None
         had = {m.qualname for m in before}
         return (new, done, after) if {m.qualname for m in after} - had == done else None
     # Each line goes where a definition's first line (a decorator or the ``def``/``class``
