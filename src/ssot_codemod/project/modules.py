@@ -147,6 +147,13 @@ class ModuleSummary:
 
 
 def summarise(path: str, data: bytes) -> ModuleSummary:
+    return summarise_with_tree(path, data)[0]
+
+
+def summarise_with_tree(path: str, data: bytes) -> tuple[ModuleSummary, ast.Module | None]:
+    """:func:`summarise`, and the ``ast`` tree of *data* it was made from (None when *data*
+    does not parse): the first pass reads the tree for the engine too (``engine.tree_verdict``).
+    Nothing here changes the tree."""
     summary = ModuleSummary(path)
     try:
         with warnings.catch_warnings():
@@ -154,7 +161,7 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
             tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = f"cannot parse it ({type(exc).__name__})"
-        return summary
+        return summary, None
     # Measured only where the ast path may answer (SSC004 needs an ``async def``): the walk of
     # long headers costs as much as the parse on data-heavy modules.
     summary.deep = b"async" not in data or deeper_than(tree, data, LIBCST_SAFE_DEPTH)
@@ -226,12 +233,12 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
         # A base or hook nested too deep to turn back into text (``ast.unparse`` recurses):
         # the module is one the index cannot read, like one it cannot parse; the engine
         # reports the file itself.
-        return ModuleSummary(path, error=f"cannot summarise it ({type(exc).__name__})")
+        return ModuleSummary(path, error=f"cannot summarise it ({type(exc).__name__})"), tree
     for cls, module_level in classes:
         summary.all_classes.append(cls)
         if module_level:
             summary.classes.setdefault(cls.name, []).append(cls)
-    return summary
+    return summary, tree
 
 
 def _collect_classes(

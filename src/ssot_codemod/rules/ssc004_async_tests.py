@@ -75,6 +75,13 @@ class AsyncTestNeverRunsRule(Rule):
         it selects this rule for the files it resolved, across modules."""
         return context is not None or may_have_never_awaited_tests(tree)
 
+    def tree_facts(self, tree: ast.Module, *, with_context: bool) -> object:
+        # With a context the tree is not read (see could_match_tree).
+        return with_context or may_have_never_awaited_tests(tree)
+
+    def could_match_facts(self, facts: object, context: ProjectContext | None) -> bool:
+        return context is not None or bool(facts)
+
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         # Async tests a plain mixin (no TestCase base) lends to TestCase classes, by test node.
         lent: dict[int, tuple[cst.FunctionDef, str, list[str]]] = {}
