@@ -211,7 +211,9 @@ def _run(
                 merge_notes(notes, seen.notes)
             spent[index] = seen.spent
             matched, data = seen.matched, seen.data
-            if seen.wanted:
+            if seen.wanted or seen.summary is not None:
+                # (A candidate's summary comes with its bytes: the index reads the file for
+                # its context otherwise; the engine gets these same bytes.)
                 assert data is not None
                 kept[os.path.abspath(path)] = data
                 if seen.summary is not None:

@@ -202,7 +202,10 @@ def screen_one(
     # the prefilter's; a summary that fails is made again, and fails again, in the index).
     summary = None
     verdict = None
-    if wanted and will_summarise(data):
+    # The index summarises the files it will want (never_run) and every candidate, whose
+    # context (ProjectIndex.context_for) starts from its own summary: made here, where the
+    # bytes are, with the verdict from the same tree.
+    if (wanted and will_summarise(data)) or (use_project and matched):
         try:
             summary, tree = summarise_with_tree(path, data)
         except Exception:  # noqa: BLE001 - the index summarises it again and raises there
