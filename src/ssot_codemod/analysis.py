@@ -444,6 +444,9 @@ def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmall
 
 def child_statements(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     """The statements directly nested in a compound statement (an ``elif`` is one ``If``)."""
+    if type(stmt) is cst.SimpleStatementLine:
+        # Most statements: none of the checks below (each an ABC isinstance) can match.
+        return []
     suites: list[cst.BaseSuite] = []
     if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
         suites.append(stmt.body)
