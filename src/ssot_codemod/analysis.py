@@ -211,6 +211,14 @@ class ModuleIndex:
         text = self.source.text(node)
         return text if text is not None else self.module.code_for_node(node)
 
+    def code_for_cheaply(self, node: cst.CSTNode) -> str:
+        """:meth:`code_for` if the module's text is recorded already, else the node's own code
+        generation, which differs from it only in the indentation of blocks in the node and
+        an ``elif``'s keyword (for a question about a name, where recording the whole module
+        may not pay)."""
+        text = self._source.text(node) if self._source is not None else None
+        return text if text is not None else self.module.code_for_node(node)
+
     # -- bindings ---------------------------------------------------------------------------
     def _bind(self, name: str, target: str) -> None:
         self.bindings.setdefault(name, set()).add(target)
