@@ -29,6 +29,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
 from ssot_codemod.project.context import MethodSummary
+from ssot_codemod.rules._tree_gate import NO_BLOCKS
 from ssot_codemod.rules.ssc002_reentry import SYNC_FOR_HOOK, reentry_gate
 
 # Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
@@ -246,6 +247,8 @@ def _collect_classes(
 ) -> None:
     """Every class statement (and whether it is at module scope), in source order."""
     for stmt in stmts:
+        if type(stmt) in NO_BLOCKS:  # most statements: nothing below to look at
+            continue
         if isinstance(stmt, ast.ClassDef):
             found.append((stmt, module_scope))
             _collect_classes(stmt.body, found, module_scope=False)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Collection, Iterator
 
-__all__ = ["calls_attribute", "child_statements", "found_inside", "names_string", "statements"]
+__all__ = [
+    "NO_BLOCKS",
+    "calls_attribute",
+    "child_statements",
+    "found_inside",
+    "names_string",
+    "statements",
+]
 
 
 def found_inside(
@@ -50,7 +57,7 @@ def _any_below(node: ast.AST, hit: Callable[[ast.AST], bool]) -> bool:
 def child_statements(node: ast.AST) -> list[ast.stmt]:
     """The statements directly in *node*'s blocks (bodies, else and finally blocks, except
     handlers, match cases)."""
-    if type(node) in _NO_BLOCKS:  # most statements: five attribute lookups spared
+    if type(node) in NO_BLOCKS:  # most statements: five attribute lookups spared
         return []
     found: list[ast.stmt] = []
     for name in ("body", "orelse", "finalbody"):
@@ -63,7 +70,7 @@ def child_statements(node: ast.AST) -> list[ast.stmt]:
 
 
 # Node types with none of the fields child_statements reads (``ast`` sets no other attribute).
-_NO_BLOCKS = frozenset(
+NO_BLOCKS = frozenset(
     kind
     for kind in vars(ast).values()
     if isinstance(kind, type)
