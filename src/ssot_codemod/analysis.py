@@ -202,9 +202,36 @@ class ModuleIndex:
         """:func:`function_key` of a function of this module (memoised)."""
         memo_key = ("function_key", id(node))
         if memo_key not in self.memo:
-            self.memo[memo_key] = function_key(self.module, node)
+            tree = self._function_tree(node)
+            first = tree.body[0] if tree is not None and tree.body else None
+            self.memo[memo_key] = (
+                normalized_ast_function(first)
+                if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else None
+            )
         cached = self.memo[memo_key]
         return cached if isinstance(cached, str) else None
+
+    def depends_on_defining_class(self, node: cst.FunctionDef) -> str | None:
+        """:func:`depends_on_defining_class` of a function of this module, from the parse
+        its :meth:`function_key` made (the same text)."""
+        tree = self._function_tree(node)
+        if tree is None:  # the function raises as it always did
+            return depends_on_defining_class(self.module, node)
+        return depends_on_class_ast(tree)
+
+    def _function_tree(self, node: cst.FunctionDef) -> ast.Module | None:
+        """``ast`` of the function's own text, as :func:`function_key` and
+        :func:`depends_on_defining_class` parse it (memoised; None: it does not parse)."""
+        memo_key = ("function_tree", id(node))
+        if memo_key not in self.memo:
+            text = textwrap.dedent(self.module.code_for_node(node.with_changes(leading_lines=())))
+            try:
+                self.memo[memo_key] = ast.parse(text)
+            except SyntaxError:
+                self.memo[memo_key] = None
+        cached = self.memo[memo_key]
+        return cached if isinstance(cached, ast.Module) else None
 
     def code_for(self, node: cst.CSTNode) -> str:
         """Source text of a node of this module (memoised)."""

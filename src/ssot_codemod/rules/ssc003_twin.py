@@ -10,7 +10,6 @@ from ssot_codemod.analysis import (
     ClassInfo,
     ModuleIndex,
     class_body,
-    depends_on_defining_class,
     function_key,
     normalized_ast_function,
 )
@@ -195,7 +194,7 @@ class TwinRule(Rule):
                 fix="safe",
             )
             return
-        reason = depends_on_defining_class(module, override)
+        reason = index.depends_on_defining_class(override)
         if reason is not None:
             plan.report(
                 self.code,

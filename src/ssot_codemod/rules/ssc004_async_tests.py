@@ -16,7 +16,6 @@ from ssot_codemod.analysis import (
     block_statements,
     class_body,
     decorators_transparent,
-    depends_on_defining_class,
 )
 from ssot_codemod.lazy_cst import cst
 from ssot_codemod.project.context import ExternalClass, ProjectContext
@@ -243,7 +242,7 @@ class AsyncTestNeverRunsRule(Rule):
             # Inherited from a plain base that other classes share: that bridge must keep
             # running for them, but not for this class any more. It gets its own copy of the
             # method without the bridge (the base's code is otherwise untouched).
-            if depends_on_defining_class(index.module, found.node) is not None:
+            if index.depends_on_defining_class(found.node) is not None:
                 return None
             overrides.append(_override_without(found, dropped))
         if not plan.may_fix("unsafe"):
