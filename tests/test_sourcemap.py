@@ -16,6 +16,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 from cst_nodes import all_nodes
+from libcst._nodes.base import CSTCodegenError  # internal: LibCST does not export it
 from libcst.metadata import (
     MetadataWrapper,
     ParentNodeProvider,
@@ -59,8 +60,11 @@ def _check(module: cst.Module) -> None:
         # (the indentation of blocks in it): what messages (rules._common.source_of) and
         # searches for names in it rely on when they read the recorded text.
         # (Or in an ``elif``: generated alone, that ``If`` is an ``if``.)
+        try:
+            own = " ".join(module.code_for_node(node).split())
+        except CSTCodegenError:  # some nodes (a Param, in some LibCST versions) need a parent
+            continue
         in_module = " ".join(source.code[begin:finish].split())
-        own = " ".join(module.code_for_node(node).split())
         if isinstance(node, cst.If) and in_module != own:
             at = next(i for i, (a, b) in enumerate(zip(in_module, own)) if a != b)
             if in_module[at : at + 5] == "elif " and own[at : at + 3] == "if ":
