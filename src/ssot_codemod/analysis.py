@@ -202,13 +202,48 @@ class ModuleIndex:
         """:func:`function_key` of a function of this module (memoised)."""
         memo_key = ("function_key", id(node))
         if memo_key not in self.memo:
-            self.memo[memo_key] = function_key(self.module, node)
+            tree = self._function_tree(node)
+            first = tree.body[0] if tree is not None and tree.body else None
+            self.memo[memo_key] = (
+                normalized_ast_function(first)
+                if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else None
+            )
         cached = self.memo[memo_key]
         return cached if isinstance(cached, str) else None
+
+    def depends_on_defining_class(self, node: cst.FunctionDef) -> str | None:
+        """:func:`depends_on_defining_class` of a function of this module, from the parse
+        its :meth:`function_key` made (the same text)."""
+        tree = self._function_tree(node)
+        if tree is None:  # the function raises as it always did
+            return depends_on_defining_class(self.module, node)
+        return depends_on_class_ast(tree)
+
+    def _function_tree(self, node: cst.FunctionDef) -> ast.Module | None:
+        """``ast`` of the function's own text, as :func:`function_key` and
+        :func:`depends_on_defining_class` parse it (memoised; None: it does not parse)."""
+        memo_key = ("function_tree", id(node))
+        if memo_key not in self.memo:
+            text = textwrap.dedent(self.module.code_for_node(node.with_changes(leading_lines=())))
+            try:
+                self.memo[memo_key] = ast.parse(text)
+            except SyntaxError:
+                self.memo[memo_key] = None
+        cached = self.memo[memo_key]
+        return cached if isinstance(cached, ast.Module) else None
 
     def code_for(self, node: cst.CSTNode) -> str:
         """Source text of a node of this module (memoised)."""
         text = self.source.text(node)
+        return text if text is not None else self.module.code_for_node(node)
+
+    def code_for_cheaply(self, node: cst.CSTNode) -> str:
+        """:meth:`code_for` if the module's text is recorded already, else the node's own code
+        generation, which differs from it only in the indentation of blocks in the node and
+        an ``elif``'s keyword (for a question about a name, where recording the whole module
+        may not pay)."""
+        text = self._source.text(node) if self._source is not None else None
         return text if text is not None else self.module.code_for_node(node)
 
     # -- bindings ---------------------------------------------------------------------------
@@ -444,6 +479,9 @@ def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmall
 
 def child_statements(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     """The statements directly nested in a compound statement (an ``elif`` is one ``If``)."""
+    if type(stmt) is cst.SimpleStatementLine:
+        # Most statements: none of the checks below (each an ABC isinstance) can match.
+        return []
     suites: list[cst.BaseSuite] = []
     if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
         suites.append(stmt.body)

@@ -42,6 +42,7 @@ from ssot_codemod.verify import VerifyResult, rollback, run_verify, split_comman
 
 if TYPE_CHECKING:
     from ssot_codemod.cache import ResultsCache
+    from ssot_codemod.engine import TreeVerdict
     from ssot_codemod.files import Discovery
     from ssot_codemod.project.context import ProjectContext
     from ssot_codemod.project.modules import ModuleSummary
@@ -243,6 +244,9 @@ def _run(
         notes: dict[str, object] = {}  # what the first pass learnt for the index (hook keys)
         spent: dict[int, float] = {}  # seconds of its budget each file's prefilter used
         pending: list[tuple[int, Path, bytes | None, tuple[str, ...]]] = []
+        # The first pass's crash guard and tree gates, where it parsed a file (the engine then
+        # does not parse it again): plain data, dropped as each task is made.
+        verdicts: dict[int, TreeVerdict] = {}
         # With the project view, SSC004's candidates come from the index (which analyses every
         # file with async tests anyway): its ast prefilter is not run twice.
         screened = screen_all(
@@ -265,12 +269,16 @@ def _run(
                 merge_notes(notes, seen.notes)
             spent[index] = seen.spent
             matched, data = seen.matched, seen.data
-            if seen.wanted:
+            if seen.wanted or seen.summary is not None:
+                # (A candidate's summary comes with its bytes: the index reads the file for
+                # its context otherwise; the engine gets these same bytes.)
                 assert data is not None
                 kept[os.path.abspath(path)] = data
                 if seen.summary is not None:
                     summaries[os.path.abspath(path)] = seen.summary
             pending.append((index, path, data if matched else None, matched))
+            if seen.verdict is not None:
+                verdicts[index] = seen.verdict
             if matched and (cache is None or not cache.knows(path, data or b"")):
                 early.expect_task()
             if not use_project and not matched:
@@ -383,6 +391,7 @@ def _run(
                 file_timeout=budget,
                 context=context,
                 tree_gates=options.tree_gates,
+                verdict=verdicts.pop(index, None),
             )
             tasks.append(task)
             return task

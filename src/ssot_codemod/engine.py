@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,35 @@ class Screened:
     syntax_error: SyntaxError | None = None
 
 
+@dataclass(frozen=True)
+class TreeVerdict:
+    """What :func:`screen` would learn from CPython's tree of a file, made where that tree
+    exists already (the first pass parses the files the project index summarises), so that
+    the engine does not parse the same bytes again, in whichever process it runs. Plain data:
+    it travels with the task to a pool worker, and holds no tree.
+    """
+
+    digest: bytes  # of the UTF-8 bytes parsed: a verdict is used only for the same text
+    with_context: bool  # whether the rules' facts assumed a project context
+    facts: dict[str, object]  # rule code -> Rule.tree_facts of the tree
+
+
+def tree_verdict(
+    tree: ast.Module, data: bytes, rules: Sequence[Rule], *, with_context: bool
+) -> TreeVerdict | None:
+    """The crash guard's and *rules*' tree gates' findings on *tree*, ``ast.parse(data)``
+    (``data`` UTF-8 or ASCII bytes: a text whose UTF-8 is not *data* never uses it). None
+    when the guard refuses the tree: the engine then parses and reports it itself."""
+    if deeper_than(tree, data, MAX_NESTING):
+        return None
+    facts = {rule.code: rule.tree_facts(tree, with_context=with_context) for rule in rules}
+    return TreeVerdict(_digest(data), with_context, facts)
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 def screen(
     source: str,
     *,
@@ -59,16 +89,33 @@ def screen(
     prefiltered: bool = False,
     tree_gates: bool = True,
     context: ProjectContext | None = None,
+    verdict: TreeVerdict | None = None,
 ) -> Screened:
     """The rules that may find something in *source*, by its bytes and by its ``ast`` tree.
 
     Raises :class:`EngineError` for input that would crash LibCST's parser. A text CPython
     cannot parse keeps every rule its bytes passed. ``tree_gates=False`` skips the rules' tree
-    gates (the tests compare both ways).
+    gates (the tests compare both ways). *verdict*: :func:`tree_verdict` of this text's bytes
+    if the caller has it, used instead of a parse when it fits (same bytes, every candidate's
+    facts, made for a context exactly when there is one).
     """
     candidates = _candidates(source, rules, prefiltered=prefiltered)
     if not candidates:
         return Screened(())
+    if (
+        verdict is not None
+        and verdict.with_context == (context is not None)
+        and all(rule.code in verdict.facts for rule in candidates)
+        and verdict.digest == _digest(source.encode("utf-8", "surrogatepass"))
+    ):
+        # CPython parses a text and its UTF-8 bytes alike: this is the tree it would make.
+        if tree_gates:
+            candidates = [
+                rule
+                for rule in candidates
+                if rule.could_match_facts(verdict.facts[rule.code], context)
+            ]
+        return Screened(tuple(candidates))
     tree, syntax_error = _refuse_parser_crashers(source)
     if tree is not None and tree_gates:
         candidates = [rule for rule in candidates if rule.could_match_tree(tree, context)]

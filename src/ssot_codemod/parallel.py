@@ -23,7 +23,7 @@ from ssot_codemod.types import EngineError, Finding
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from ssot_codemod.engine import Screened
+    from ssot_codemod.engine import Screened, TreeVerdict
     from ssot_codemod.files import SourceText
     from ssot_codemod.project.context import ProjectContext
 
@@ -69,6 +69,9 @@ class Task:
     # What the project index knows about the other files, for this one (None: single file).
     context: ProjectContext | None = None
     tree_gates: bool = True  # False: LibCST parses every candidate (tests compare both ways)
+    # The first pass's findings on CPython's tree of these bytes, where it parsed them (the
+    # engine then does not parse them again); None: the engine parses.
+    verdict: TreeVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def _screen(task: Task) -> Computed | tuple[SourceText, Screened]:
         prefiltered=True,
         tree_gates=task.tree_gates,
         context=task.context,
+        verdict=task.verdict,
     )
     if not screened.rules:
         return Computed(task.index, parsed=False)  # what a file no rule matched gets

@@ -16,6 +16,7 @@ is shared by the processes instead of done by the main one after the pass.
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -25,13 +26,14 @@ from typing import TYPE_CHECKING
 
 from ssot_codemod.deadline import FileTimeout, alarm_handler, deadline, gave_up
 from ssot_codemod.project.index import will_summarise
-from ssot_codemod.project.modules import ModuleSummary, summarise
+from ssot_codemod.project.modules import ModuleSummary, summarise_with_tree
 from ssot_codemod.project.run import index_wants
 from ssot_codemod.results import read_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from ssot_codemod.engine import TreeVerdict
     from ssot_codemod.parallel import EarlyPool
     from ssot_codemod.rules.base import Rule
 
@@ -58,6 +60,8 @@ class FirstPass:
     error: str | None = None  # unreadable, or its prefilter ran out of time
     notes: dict[str, object] | None = None  # this file's notes for the project index
     summary: ModuleSummary | None = None  # made ahead for the index (only where it will ask)
+    # The crash guard and tree gates on the summary's tree, for the engine (no second parse).
+    verdict: TreeVerdict | None = None
 
 
 def screen_all(
@@ -71,6 +75,8 @@ def screen_all(
 ) -> Iterator[FirstPass]:
     """Every file's :class:`FirstPass`, in file order. *skip*: codes the project view decides."""
     codes = tuple(rule.code for rule in rules if rule.code not in skip)
+    # Rules the project view may make a file a candidate for: the verdicts cover them too.
+    decided = tuple(rule.code for rule in rules if rule.code in skip) if use_project else ()
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     pool = early.start(screening=True) if len(items) >= PARALLEL_MIN_FILES else None
     if pool is None:
@@ -79,9 +85,10 @@ def screen_all(
         from ssot_codemod.parallel import rules_for
 
         selected = rules_for(codes)
+        others = rules_for(decided)
         with alarm_handler():
             for index, path in items:
-                yield screen_one(index, path, selected, use_project, budget)
+                yield screen_one(index, path, selected, use_project, budget, others)
         return
     chunks = _chunks(items, early.jobs)
     mine: dict[int, list[FirstPass]] = {}
@@ -90,16 +97,18 @@ def screen_all(
     for number, chunk in enumerate(chunks):
         if sum(not f.done() for f in theirs.values()) < queued:
             try:
-                theirs[number] = pool.submit(screen_chunk, chunk, codes, use_project, budget)
+                theirs[number] = pool.submit(
+                    screen_chunk, chunk, codes, use_project, budget, decided
+                )
                 continue
             except Exception:  # a broken pool: this process screens the rest
                 pass
-        mine[number] = screen_chunk(chunk, codes, use_project, budget)
+        mine[number] = screen_chunk(chunk, codes, use_project, budget, decided)
     # Chunks no worker has started yet are screened here rather than waited for.
     for number, future in list(theirs.items()):
         if future.cancel():
             del theirs[number]
-            mine[number] = screen_chunk(chunks[number], codes, use_project, budget)
+            mine[number] = screen_chunk(chunks[number], codes, use_project, budget, decided)
     for number, chunk in enumerate(chunks):
         if number in mine:
             yield from mine.pop(number)
@@ -107,7 +116,7 @@ def screen_all(
         try:
             found = theirs.pop(number).result()
         except Exception:  # the worker died or the result did not come back: redo it here
-            found = screen_chunk(chunk, codes, use_project, budget)
+            found = screen_chunk(chunk, codes, use_project, budget, decided)
         yield from found
 
 
@@ -129,13 +138,18 @@ def screen_chunk(
     codes: tuple[str, ...],
     use_project: bool,
     budget: float | None,
+    decided: tuple[str, ...] = (),
 ) -> list[FirstPass]:
-    """Screen these files (a pool task: plain arguments, plain results)."""
+    """Screen these files (a pool task: plain arguments, plain results). *decided*: the rules
+    the project view may add (their prefilters are not run; verdicts cover them)."""
     from ssot_codemod.parallel import rules_for
 
     rules = rules_for(codes)
+    others = rules_for(decided)
     with alarm_handler():  # installed once for the chunk; each file's deadline sets the timer
-        return [screen_one(index, path, rules, use_project, budget) for index, path in items]
+        return [
+            screen_one(index, path, rules, use_project, budget, others) for index, path in items
+        ]
 
 
 def read_file(path: str) -> bytes:
@@ -163,7 +177,12 @@ def read_file(path: str) -> bytes:
 
 
 def screen_one(
-    index: int, path: str, rules: Sequence[Rule], use_project: bool, budget: float | None
+    index: int,
+    path: str,
+    rules: Sequence[Rule],
+    use_project: bool,
+    budget: float | None,
+    decided: Sequence[Rule] = (),
 ) -> FirstPass:
     try:
         data = read_file(path)
@@ -182,11 +201,17 @@ def screen_one(
     # Outside the file's budget, as when the index parsed it after the pass (the budget is
     # the prefilter's; a summary that fails is made again, and fails again, in the index).
     summary = None
-    if wanted and will_summarise(data):
+    verdict = None
+    # The index summarises the files it will want (never_run) and every candidate, whose
+    # context (ProjectIndex.context_for) starts from its own summary: made here, where the
+    # bytes are, with the verdict from the same tree.
+    if (wanted and will_summarise(data)) or (use_project and matched):
         try:
-            summary = summarise(path, data)
+            summary, tree = summarise_with_tree(path, data)
         except Exception:  # noqa: BLE001 - the index summarises it again and raises there
-            summary = None
+            summary = tree = None
+        if tree is not None and (matched or decided):
+            verdict = _verdict(tree, data, rules, matched, decided, use_project)
     return FirstPass(
         index,
         matched,
@@ -195,4 +220,26 @@ def screen_one(
         data if matched or wanted else None,
         notes=notes or None,
         summary=summary,
+        verdict=verdict,
     )
+
+
+def _verdict(
+    tree: ast.Module,
+    data: bytes,
+    rules: Sequence[Rule],
+    matched: tuple[str, ...],
+    decided: Sequence[Rule],
+    use_project: bool,
+) -> TreeVerdict | None:
+    """The engine's crash guard and tree gates on the tree the summary was made from, for the
+    rules this file may reach the engine with. Outside the file's budget, like the summary
+    (the engine's own parse would run under it). None when anything fails: the engine then
+    parses the file and decides itself."""
+    from ssot_codemod.engine import tree_verdict
+
+    gated = [rule for rule in rules if rule.code in matched]
+    try:
+        return tree_verdict(tree, data, [*gated, *decided], with_context=use_project)
+    except Exception:  # noqa: BLE001 - the engine meets the same tree and reports it there
+        return None

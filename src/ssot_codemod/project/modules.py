@@ -29,6 +29,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.nesting import LIBCST_SAFE_DEPTH, deeper_than
 from ssot_codemod.project.context import MethodSummary
+from ssot_codemod.rules._tree_gate import NO_BLOCKS
 from ssot_codemod.rules.ssc002_reentry import SYNC_FOR_HOOK, reentry_gate
 
 # Methods whose bodies other files' rules ask about (hooks, their twins, the runner).
@@ -147,6 +148,13 @@ class ModuleSummary:
 
 
 def summarise(path: str, data: bytes) -> ModuleSummary:
+    return summarise_with_tree(path, data)[0]
+
+
+def summarise_with_tree(path: str, data: bytes) -> tuple[ModuleSummary, ast.Module | None]:
+    """:func:`summarise`, and the ``ast`` tree of *data* it was made from (None when *data*
+    does not parse): the first pass reads the tree for the engine too (``engine.tree_verdict``).
+    Nothing here changes the tree."""
     summary = ModuleSummary(path)
     try:
         with warnings.catch_warnings():
@@ -154,7 +162,7 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
             tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         summary.error = f"cannot parse it ({type(exc).__name__})"
-        return summary
+        return summary, None
     # Measured only where the ast path may answer (SSC004 needs an ``async def``): the walk of
     # long headers costs as much as the parse on data-heavy modules.
     summary.deep = b"async" not in data or deeper_than(tree, data, LIBCST_SAFE_DEPTH)
@@ -226,12 +234,12 @@ def summarise(path: str, data: bytes) -> ModuleSummary:
         # A base or hook nested too deep to turn back into text (``ast.unparse`` recurses):
         # the module is one the index cannot read, like one it cannot parse; the engine
         # reports the file itself.
-        return ModuleSummary(path, error=f"cannot summarise it ({type(exc).__name__})")
+        return ModuleSummary(path, error=f"cannot summarise it ({type(exc).__name__})"), tree
     for cls, module_level in classes:
         summary.all_classes.append(cls)
         if module_level:
             summary.classes.setdefault(cls.name, []).append(cls)
-    return summary
+    return summary, tree
 
 
 def _collect_classes(
@@ -239,6 +247,8 @@ def _collect_classes(
 ) -> None:
     """Every class statement (and whether it is at module scope), in source order."""
     for stmt in stmts:
+        if type(stmt) in NO_BLOCKS:  # most statements: nothing below to look at
+            continue
         if isinstance(stmt, ast.ClassDef):
             found.append((stmt, module_scope))
             _collect_classes(stmt.body, found, module_scope=False)

@@ -195,9 +195,12 @@ def _find_bridges(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
     return found
 
 
-def source_of(module: cst.Module, node: cst.CSTNode) -> str:
-    """Source text of a node on one line, for messages."""
-    return " ".join(module.code_for_node(node).split())
+def source_of(index: ModuleIndex, node: cst.CSTNode) -> str:
+    """Source text of a node on one line, for messages. Its text in the module (recorded once)
+    differs from its own code generation only in the indentation of the lines of blocks in
+    it, which this collapses like any other whitespace (and, for an ``If`` that is an
+    ``elif``, in that keyword; tests/test_sourcemap.py checks every node)."""
+    return " ".join(index.code_for(node).split())
 
 
 _LOOP_FACTORIES = ("asyncio.get_event_loop", "asyncio.new_event_loop")

@@ -91,6 +91,20 @@ class Rule:
         """
         return True
 
+    def tree_facts(self, tree: ast.Module, *, with_context: bool) -> object:
+        """What :meth:`could_match_tree` reads of *tree*, as plain picklable data, for
+        :meth:`could_match_facts` to decide with the file's context later: the first pass
+        computes it where it parses a file anyway, so the engine need not parse it again
+        (``engine.TreeVerdict``). *with_context*: whether the file will have a project
+        context. The default is the gate's answer itself, right for a gate that does not read
+        the context; a gate that does overrides both methods."""
+        return self.could_match_tree(tree, None)
+
+    def could_match_facts(self, facts: object, context: ProjectContext | None) -> bool:
+        """:meth:`could_match_tree`'s answer from :meth:`tree_facts`' value (same tree; a
+        *context* present exactly when ``with_context`` was true)."""
+        return bool(facts)
+
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         raise NotImplementedError
 

@@ -199,7 +199,7 @@ class BridgeRule(Rule):
             plan.report(
                 self.code,
                 call,
-                f"`{source_of(module, call)}` in {where} runs an async hook on an event loop "
+                f"`{source_of(index, call)}` in {where} runs an async hook on an event loop "
                 f"({shape}); it fails with 'This event loop is already running' when reached "
                 "from a running loop; not rewritten because this shape is not the plain "
                 "`loop.run_until_complete(self.asyncSetUp())` — change it by hand to "
@@ -216,7 +216,7 @@ class BridgeRule(Rule):
         plan: Plan,
     ) -> None:
         where = f"{info.name}.{method.name.value}"
-        original = source_of(module, bridge.call)
+        original = source_of(index, bridge.call)
         if method.name.value not in HOST_METHODS:
             plan.report(
                 self.code,
@@ -242,7 +242,7 @@ class BridgeRule(Rule):
             self.code,
             bridge.call,
             f"`{original}` in {where} fails with 'This event loop is already running' inside a "
-            f"running loop; use `{source_of(module, replacement)}` ("
+            f"running loop; use `{source_of(index, replacement)}` ("
             + _LIMIT.format(host=method.name.value, hook=bridge.hook, receiver=_receiver(bridge))
             + ")",
             fix="safe",

@@ -114,7 +114,7 @@ class ReentryRule(Rule):
                 # this skips only functions where it finds nothing. The function's own code
                 # generation, not index.code_for: that would build the whole module's
                 # SourceMap, which a file without findings never needs.
-                if receiver is None or sync_name not in module.code_for_node(func):
+                if receiver is None or sync_name not in index.code_for_cheaply(func):
                     continue
                 for call in _sync_calls(func, receiver, sync_name):
                     self._handle(module, index, info, func, sync_name, call, plan)
@@ -130,7 +130,7 @@ class ReentryRule(Rule):
         plan: Plan,
     ) -> None:
         hook = func.name.value
-        shown = source_of(module, call.expr.value)
+        shown = source_of(index, call.expr.value)
         where = f"{info.name}.{hook}"
         facts = index.facts(info)
         if any(_is_else_branch(p, call.parents) for p in call.parents):
@@ -143,7 +143,7 @@ class ReentryRule(Rule):
             )
             return
         if facts.runs_async_hooks:
-            self._async_case(module, info, func, sync_name, call, plan)
+            self._async_case(module, index, info, func, sync_name, call, plan)
             return
         if facts.unknown_bases:
             plan.report(
@@ -204,6 +204,7 @@ class ReentryRule(Rule):
     def _async_case(
         self,
         module: cst.Module,
+        index: ModuleIndex,
         info: ClassInfo,
         func: cst.FunctionDef,
         sync_name: str,
@@ -211,7 +212,7 @@ class ReentryRule(Rule):
         plan: Plan,
     ) -> None:
         hook = func.name.value
-        shown = source_of(module, call.expr.value)
+        shown = source_of(index, call.expr.value)
         if call.target != "super" or call.super_from is not None:
             plan.report(
                 self.code,
@@ -221,7 +222,7 @@ class ReentryRule(Rule):
             )
             return
         awaited = f"await super().{hook}()"
-        already = awaited in " ".join(module.code_for_node(func.body).split())
+        already = awaited in " ".join(index.code_for(func.body).split())
         guard = _empty_guard(call)
         if already:
             self._remove(call, plan)

@@ -10,7 +10,6 @@ from ssot_codemod.analysis import (
     ClassInfo,
     ModuleIndex,
     class_body,
-    depends_on_defining_class,
     function_key,
     normalized_ast_function,
 )
@@ -85,6 +84,13 @@ class TwinRule(Rule):
         which is :func:`~ssot_codemod.analysis.normalized_ast_function` of the function's own
         text) equals the key of the method it inherits, from this file or from the context.
         Which class inherits from which is not checked: looser, never stricter."""
+        return self.could_match_facts(
+            self.tree_facts(tree, with_context=context is not None), context
+        )
+
+    def tree_facts(self, tree: ast.Module, *, with_context: bool) -> object:
+        """True when the file alone settles it (a hook twice in one class, two equal keys);
+        otherwise each hook name's keys in this file, for the context to be checked against."""
         keys: dict[str, set[str]] = {}
         for node in statements(tree):  # classes and functions are statements
             if isinstance(node, ast.ClassDef):
@@ -103,10 +109,16 @@ class TwinRule(Rule):
                     if key in seen:
                         return True
                     seen.add(key)
-        if context is not None and keys:
+        return {name: frozenset(found) for name, found in keys.items()}
+
+    def could_match_facts(self, facts: object, context: ProjectContext | None) -> bool:
+        if facts is True:
+            return True
+        assert isinstance(facts, dict)
+        if context is not None and facts:
             for external in context.classes:
                 for method in external.methods:
-                    if method.key in keys.get(method.name, ()):
+                    if method.key in facts.get(method.name, ()):
                         return True
         return False
 
@@ -182,7 +194,7 @@ class TwinRule(Rule):
                 fix="safe",
             )
             return
-        reason = depends_on_defining_class(module, override)
+        reason = index.depends_on_defining_class(override)
         if reason is not None:
             plan.report(
                 self.code,

@@ -16,7 +16,6 @@ from ssot_codemod.analysis import (
     block_statements,
     class_body,
     decorators_transparent,
-    depends_on_defining_class,
 )
 from ssot_codemod.lazy_cst import cst
 from ssot_codemod.project.context import ExternalClass, ProjectContext
@@ -74,6 +73,13 @@ class AsyncTestNeverRunsRule(Rule):
         report (``may_have_never_awaited_tests``). With a project context the index decided:
         it selects this rule for the files it resolved, across modules."""
         return context is not None or may_have_never_awaited_tests(tree)
+
+    def tree_facts(self, tree: ast.Module, *, with_context: bool) -> object:
+        # With a context the tree is not read (see could_match_tree).
+        return with_context or may_have_never_awaited_tests(tree)
+
+    def could_match_facts(self, facts: object, context: ProjectContext | None) -> bool:
+        return context is not None or bool(facts)
 
     def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
         # Async tests a plain mixin (no TestCase base) lends to TestCase classes, by test node.
@@ -236,7 +242,7 @@ class AsyncTestNeverRunsRule(Rule):
             # Inherited from a plain base that other classes share: that bridge must keep
             # running for them, but not for this class any more. It gets its own copy of the
             # method without the bridge (the base's code is otherwise untouched).
-            if depends_on_defining_class(index.module, found.node) is not None:
+            if index.depends_on_defining_class(found.node) is not None:
                 return None
             overrides.append(_override_without(found, dropped))
         if not plan.may_fix("unsafe"):

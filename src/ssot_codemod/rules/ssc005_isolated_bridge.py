@@ -108,7 +108,7 @@ class IsolatedBridgeRule(Rule):
         plan: Plan,
     ) -> None:
         host = method.name.value
-        shown = source_of(module, bridge.call)
+        shown = source_of(index, bridge.call)
         why = _why_isolated(index, info)
         message = (
             f"`{shown}` in {info.name}.{host} runs {bridge.hook}, which the "
