@@ -399,3 +399,44 @@ def test_reentry_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.Monke
     fast, engine = _dry_run_both_ways(root)
     assert reentry.count == before
     assert _comparable(fast) == _comparable(engine)
+
+
+def test_a_near_miss_of_another_rule_does_not_keep_a_file_from_the_ast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSC001's bytes match a decorator that runs the coroutine itself (``asyncio.run``) in a
+    file of never-run async tests; SSC001's tree gate, answered by the first pass, rules it out,
+    so the ast path answers the file (as the engine would: same results, no LibCST parse)."""
+    from ssot_codemod import engine
+
+    root = tmp_path / "near"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "base.py").write_text(
+        "import unittest\n\n\nclass Base(unittest.TestCase):\n    async def asyncSetUp(self):\n"
+        "        pass\n"
+    )
+    (root / "test_near.py").write_text(
+        "import asyncio\nimport functools\n\nfrom pkg.base import Base\n\n\n"
+        "def runs(func):\n    @functools.wraps(func)\n    def wrapper(self):\n"
+        "        return asyncio.run(func(self))\n\n    return wrapper\n\n\n"
+        "class T(Base):\n    async def asyncSetUp(self):\n        await super().asyncSetUp()\n\n"
+        "    @runs\n    async def test_runs(self):\n        pass\n\n"
+        "    async def test_never(self):\n        pass\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    parsed: list[str] = []
+    real = engine._parse_libcst
+
+    def parse(source: str, error: SyntaxError | None) -> Any:
+        parsed.append("def runs" in source and "test_near" or "other")
+        return real(source, error)
+
+    monkeypatch.setattr(engine, "_parse_libcst", parse)
+    answers = _Answers(monkeypatch)
+    fast = check_paths([root], _options(root))
+    assert answers.count == 1 and "test_near" not in parsed  # the ast answered it
+    engine_run = check_paths([root], _options(root, ast_findings=False))
+    assert "test_near" in parsed  # (the engine parses it: the comparison is not vacuous)
+    assert _comparable(fast) == _comparable(engine_run)
+    assert [f.code for path, f in fast.findings if path.name == "test_near.py"] == ["SSC004"]

@@ -262,3 +262,27 @@ def test_chunks_cover_the_files_in_order_and_shrink_at_the_end(count: int) -> No
     assert all(a >= b for a, b in zip(sizes, sizes[1:-1]))  # the last one is what is left
     if count >= 10_000:
         assert sizes[0] == screening._CHUNK and sizes[-2] == screening._MIN_CHUNK
+
+
+@pytest.mark.parametrize("warmed", [True, False])
+def test_few_files_go_to_workers_that_imported_libcst_already(
+    monkeypatch: pytest.MonkeyPatch, warmed: bool
+) -> None:
+    """Files the ast path answered leave fewer than MIN_POOL_CANDIDATES for the engine: the
+    workers started (and warmed) for them take the rest rather than this process importing
+    LibCST itself; a pool not warmed yet is stopped and the few files are done here."""
+    from samples import SAMPLE
+
+    from ssot_codemod import parallel
+
+    in_process: list[int] = []
+    real_warm = parallel._warm
+    monkeypatch.setattr(parallel, "_warm", lambda: in_process.append(1) or real_warm())
+    early = EarlyPool(2)
+    assert early.start() is not None
+    if warmed:
+        early.warm()
+    task = parallel.Task(0, "few.py", SAMPLE.encode(), ("SSC001",), False, None)
+    results = parallel.compute_all([task], 2, lambda: None, early)
+    assert results[0].error is None and results[0].new is not None
+    assert in_process == ([] if warmed else [1])

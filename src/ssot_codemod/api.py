@@ -333,6 +333,16 @@ def _run(
                     )
                     tick()
                     continue
+                if options.tree_gates and not ast_answered >= {*matched}:
+                    # The rules' tree gates, answered by the first pass where it parsed the file
+                    # (the engine's first step, done here): a rule they rule out (SSC001's near
+                    # misses: a decorator that runs the coroutine) no longer keeps the file from
+                    # the ast answers below, nor, when none is left, sends it to the engine.
+                    matched = _left_by_verdict(rules, matched, verdicts.get(index), data, context)
+                    if not matched:
+                        results[index] = FileResult(path, "unchanged")
+                        tick()
+                        continue
                 # -- issue 11: a file only SSC004 matched needs no LibCST when no edit can come
                 # of it - in check, and without unsafe fixes (SSC004's only fix is unsafe) - the
                 # project index parsed it with ast already; None: a shape the engine decides.
@@ -513,6 +523,27 @@ def _write_out(
 
 # results cache (ssot_codemod.cache): opened by _run for check, looked up per file, stored at
 # the end
+
+
+def _left_by_verdict(
+    rules: Sequence[Rule],
+    matched: tuple[str, ...],
+    verdict: TreeVerdict | None,
+    data: bytes,
+    context: ProjectContext | None,
+) -> tuple[str, ...]:
+    """*matched* without the rules the first pass's tree verdict rules out for *data* (all of
+    *matched* when it has none, or one that does not fit: the engine then decides)."""
+    if verdict is None:
+        return matched
+    from ssot_codemod.engine import verdict_fits
+
+    chosen = [rule for rule in rules if rule.code in matched]
+    if not verdict_fits(verdict, data, chosen, context):
+        return matched
+    return tuple(
+        rule.code for rule in chosen if rule.could_match_facts(verdict.facts[rule.code], context)
+    )
 
 
 def _open_cache(

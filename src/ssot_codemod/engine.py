@@ -82,6 +82,23 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
+def verdict_fits(
+    verdict: TreeVerdict | None,
+    data: bytes,
+    rules: Sequence[Rule],
+    context: ProjectContext | None,
+) -> bool:
+    """Whether *verdict* answers the tree gates of *rules* for *data* (the bytes a tree was or
+    would be parsed from) with *context*: the same bytes, every rule's facts, and made for a
+    context exactly when there is one."""
+    return (
+        verdict is not None
+        and verdict.with_context == (context is not None)
+        and all(rule.code in verdict.facts for rule in rules)
+        and verdict.digest == _digest(data)
+    )
+
+
 def screen(
     source: str,
     *,
@@ -102,13 +119,10 @@ def screen(
     candidates = _candidates(source, rules, prefiltered=prefiltered)
     if not candidates:
         return Screened(())
-    if (
-        verdict is not None
-        and verdict.with_context == (context is not None)
-        and all(rule.code in verdict.facts for rule in candidates)
-        and verdict.digest == _digest(source.encode("utf-8", "surrogatepass"))
-    ):
-        # CPython parses a text and its UTF-8 bytes alike: this is the tree it would make.
+    # CPython parses a text and its UTF-8 bytes alike: a verdict on those bytes is on its tree.
+    data = source.encode("utf-8", "surrogatepass") if verdict is not None else b""
+    if verdict_fits(verdict, data, candidates, context):
+        assert verdict is not None
         if tree_gates:
             candidates = [
                 rule

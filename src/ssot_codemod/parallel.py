@@ -408,7 +408,10 @@ def compute_all(
     results: dict[int, Computed] = {}
     upcoming = iter(tasks)
     seen = list(itertools.islice(upcoming, MIN_POOL_CANDIDATES))
-    if jobs <= 1 or len(seen) < MIN_POOL_CANDIDATES:
+    # Workers that imported LibCST already (started early, for files the ast answers then
+    # took) are cheaper than importing it here, whatever the number of files left for them.
+    ready = started_pool is not None and warmed and bool(seen)
+    if jobs <= 1 or (len(seen) < MIN_POOL_CANDIDATES and not ready):
         if started_pool is not None:
             kill(started_pool)
         seen.extend(upcoming)
