@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
+import gen_monorepo
 import pytest
 
 import ssot_codemod.project.ast_findings as ast_findings
@@ -23,11 +23,6 @@ from ssot_codemod.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
-sys.path.insert(0, str(ROOT / "scripts"))
-try:
-    import gen_monorepo
-finally:
-    sys.path.pop(0)
 
 SSOT_FILES = 300
 

@@ -16,16 +16,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import gen_monorepo
 import pytest
 
 from ssot_codemod.api import Options, apply_paths, check_paths, revert_paths
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-try:
-    import gen_monorepo
-finally:
-    sys.path.pop(0)
 
 SMALL = 60
 SEED = 4242

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import gen_monorepo
 import pytest
 
 from ssot_codemod import screening
@@ -19,11 +19,6 @@ from ssot_codemod.parallel import EarlyPool
 from ssot_codemod.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-try:
-    import gen_monorepo
-finally:
-    sys.path.pop(0)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ statement or re-indent a block, where the original's text must not be reused.
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
+import gen_monorepo
 import libcst as cst
 import pytest
 from cst_nodes import all_nodes
@@ -27,8 +27,6 @@ from ssot_codemod.sourcemap import SourceMap
 from ssot_codemod.splice_codegen import rewrite_source_map
 
 FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
-import gen_monorepo  # noqa: E402
 
 
 def _same_as_full(module: cst.Module, spliced: SourceMap) -> None:

@@ -9,9 +9,9 @@ import ast
 import dataclasses
 import functools
 import os
-import sys
 from pathlib import Path
 
+import gen_monorepo
 import pytest
 from test_fixture_projects import _copy, _options
 from test_fixture_projects import _projects as _fixture_projects
@@ -28,11 +28,6 @@ from ssot_codemod.types import EngineError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
-sys.path.insert(0, str(ROOT / "scripts"))
-try:
-    import gen_monorepo
-finally:
-    sys.path.pop(0)
 
 
 @pytest.fixture(scope="module")
