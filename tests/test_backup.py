@@ -23,6 +23,7 @@ from ssot_codemod.backup import (
     _parse_journal_line,
     atomic_write,
     backup_path_for,
+    commit_followup,
     commit_rewrite,
     find_backups,
     read_journal,
@@ -528,6 +529,23 @@ def test_followup_recorded_but_not_written_still_reverts(tmp_path: Path) -> None
     assert revert_file(target, dry_run=True).status == "would-restore"
     outcome = revert_file(target)
     assert (outcome.status, outcome.message) == ("restored", "restored from t.py.backup")
+    assert target.read_bytes() == ORIGINAL
+
+
+def test_a_followup_after_one_that_was_recorded_but_not_written_is_tracked(
+    tmp_path: Path,
+) -> None:
+    """The next followup (quarantine again) starts from bytes an earlier journal line
+    recorded: they are the tool's, so it records its own write and revert stays --force-free."""
+    newer = NEW + b"# quarantined\r\n"
+    newest = NEW + b"# quarantined again\r\n"
+    target = make(tmp_path / "t.py")
+    commit_rewrite(target, ORIGINAL, NEW)
+    with (tmp_path / JOURNAL_NAME).open("a") as fh:
+        fh.write(journal_line("t.py", ORIGINAL, newer))  # recorded; the replace never happened
+    assert commit_followup(target, NEW, newest) is True
+    assert read_journal(tmp_path)["t.py"].written_sha256 == sha(newest)
+    assert revert_file(target).status == "restored"
     assert target.read_bytes() == ORIGINAL
 
 

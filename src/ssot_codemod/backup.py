@@ -192,6 +192,10 @@ class JournalEntry:
     # failed, the file still holds one of these, which the tool wrote, not the user).
     earlier_written: frozenset[str] = frozenset()
 
+    def wrote(self, sha256: str) -> bool:
+        """Whether the tool wrote content with this digest for the file (from this original)."""
+        return sha256 == self.written_sha256 or sha256 in self.earlier_written
+
 
 def _journal_path(directory: Path) -> Path:
     return directory / JOURNAL_NAME
@@ -397,9 +401,9 @@ def commit_followup(path: Path, current: bytes, new: bytes) -> bool:
       journal left alone, so revert keeps refusing that file without ``--force``, as before.
 
     Returns True when revert can undo the whole history without ``--force``. Raises
-    :class:`ApplyRefused` when the file no longer holds *current*. A kill between the journal
-    append and the replace leaves the earlier content with a journal that no longer matches it:
-    revert then refuses until ``--force``, which restores the verified original.
+    :class:`ApplyRefused` when the file no longer holds *current*. A kill (or a failed replace)
+    between the journal append and the replace leaves content the journal recorded earlier,
+    which revert and the next followup still recognise as the tool's (``JournalEntry.wrote``).
     """
     (done,) = commit_rewrites([(path, current, new)], followup=True)
     if done.error is not None:
@@ -530,9 +534,7 @@ def _prepare(job: _Job, journal: dict[str, JournalEntry] | None) -> None:
         assert journal is not None
         known = journal.get(job.target.name)
         job.tracked = (
-            known is not None
-            and known.written_sha256 == _sha256(job.current)
-            and job.backup.is_file()
+            known is not None and known.wrote(_sha256(job.current)) and job.backup.is_file()
         )
         if known is not None and job.tracked:
             job.entry = JournalEntry(job.target.name, known.original_sha256, written)
@@ -806,7 +808,7 @@ def revert_file(path: Path, *, force: bool = False, dry_run: bool = False) -> Re
             f"differs from {backup.name} and no journal entry records what apply wrote "
             "(backup not written by ssot-codemod?)"
         )
-    elif _sha256(current) not in (entry.written_sha256, *entry.earlier_written):
+    elif not entry.wrote(_sha256(current)):
         why = "edited since apply (sha256 differs from what apply wrote)"
     else:
         why = ""
