@@ -536,14 +536,12 @@ def _left_by_verdict(
     *matched* when it has none, or one that does not fit: the engine then decides)."""
     if verdict is None:
         return matched
-    from ssot_codemod.engine import verdict_fits
+    from ssot_codemod.engine import rules_left_by_verdict
 
-    chosen = [rule for rule in rules if rule.code in matched]
-    if not verdict_fits(verdict, data, chosen, context):
-        return matched
-    return tuple(
-        rule.code for rule in chosen if rule.could_match_facts(verdict.facts[rule.code], context)
+    left = rules_left_by_verdict(
+        verdict, data, [rule for rule in rules if rule.code in matched], context
     )
+    return matched if left is None else tuple(rule.code for rule in left)
 
 
 def _open_cache(

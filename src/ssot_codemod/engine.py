@@ -82,21 +82,22 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def verdict_fits(
-    verdict: TreeVerdict | None,
+def rules_left_by_verdict(
+    verdict: TreeVerdict,
     data: bytes,
     rules: Sequence[Rule],
     context: ProjectContext | None,
-) -> bool:
-    """Whether *verdict* answers the tree gates of *rules* for *data* (the bytes a tree was or
-    would be parsed from) with *context*: the same bytes, every rule's facts, and made for a
-    context exactly when there is one."""
-    return (
-        verdict is not None
-        and verdict.with_context == (context is not None)
-        and all(rule.code in verdict.facts for rule in rules)
-        and verdict.digest == _digest(data)
-    )
+) -> list[Rule] | None:
+    """The *rules* whose tree gates pass by *verdict* for *data* (the bytes a tree was or would
+    be parsed from) with *context*; None when the verdict does not answer them: other bytes, a
+    rule without facts, or made for a context exactly when there is none (or the reverse)."""
+    if (
+        verdict.with_context != (context is not None)
+        or not all(rule.code in verdict.facts for rule in rules)
+        or verdict.digest != _digest(data)
+    ):
+        return None
+    return [rule for rule in rules if rule.could_match_facts(verdict.facts[rule.code], context)]
 
 
 def screen(
@@ -119,17 +120,13 @@ def screen(
     candidates = _candidates(source, rules, prefiltered=prefiltered)
     if not candidates:
         return Screened(())
-    # CPython parses a text and its UTF-8 bytes alike: a verdict on those bytes is on its tree.
-    data = source.encode("utf-8", "surrogatepass") if verdict is not None else b""
-    if verdict_fits(verdict, data, candidates, context):
-        assert verdict is not None
-        if tree_gates:
-            candidates = [
-                rule
-                for rule in candidates
-                if rule.could_match_facts(verdict.facts[rule.code], context)
-            ]
-        return Screened(tuple(candidates))
+    if verdict is not None:
+        # CPython parses a text and its UTF-8 bytes alike: a verdict on those bytes is on its
+        # tree.
+        data = source.encode("utf-8", "surrogatepass")
+        left = rules_left_by_verdict(verdict, data, candidates, context)
+        if left is not None:
+            return Screened(tuple(left if tree_gates else candidates))
     tree, syntax_error = _refuse_parser_crashers(source)
     if tree is not None and tree_gates:
         candidates = [rule for rule in candidates if rule.could_match_tree(tree, context)]

@@ -4,9 +4,9 @@
 failed once (a test that passes then is *flaky*: reported, not quarantined), locate every
 remaining failure in the source (:mod:`ssot_codemod.locate`) and put a marker on it
 (:mod:`ssot_codemod.quarantine_markers`) -- only where no passing test shares the marked
-definition. Each file's edit is computed (parsed once: the tree :mod:`ssot_codemod.locate`
-read is reused, the edited text is parsed once to verify it, and that tree is compiled and
-counted for the baseline), then all are written in one batch through
+definition. Each file's edit is computed (the tree :mod:`ssot_codemod.locate` parsed is
+reused, the edited text is compiled, and its markers for the baseline are known without
+parsing it again), then all are written in one batch through
 :func:`ssot_codemod.backup.commit_rewrites` with ``followup`` (backup, journal, atomic
 replace; ``revert`` restores the state before ``apply``), and the baseline file
 ``.ssot-quarantine.json`` at the project root counts what is quarantined, per file.
@@ -27,7 +27,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -249,24 +248,11 @@ def _write_edits(
 
 
 def _adding(reasons: dict[str, str]) -> _Editor:
-    return partial(_add_markers_to, reasons=reasons)
-
-
-def _add_markers_to(
-    source: str, tree: ast.Module | None, *, reasons: dict[str, str]
-) -> tuple[str, set[str], list[Marker] | None]:
-    return add_markers_parsed(source, reasons, tree)
+    return lambda source, tree: add_markers_parsed(source, reasons, tree)
 
 
 def _removing(qualnames: list[str]) -> _Editor:
-    return partial(_remove_markers_from, qualnames=qualnames)
-
-
-def _remove_markers_from(
-    source: str, tree: ast.Module | None, *, qualnames: list[str]
-) -> tuple[str, set[str], list[Marker] | None]:
-    text, done = _remove_markers(source, qualnames)
-    return text, done, None
+    return lambda source, _tree: (*_remove_markers(source, qualnames), None)
 
 
 # --------------------------------------------------------------------------------------------
