@@ -190,7 +190,7 @@ def _edge_project(root: Path) -> None:
     head = "from pkg.base import Base\n\n\n"
     deep = "lambda a=" * 220 + "1" + ":1" * 220
     files = {
-        "test_deep.py": f"{head}X = {deep}\n\n\nclass T(Base):\n    async def test_a(self):\n"
+        "test_deep.py": f"{head}class T(Base):\n    X = {deep}\n\n    async def test_a(self):\n"
         "        pass\n",
         "test_text.py": f"{head}class T(Base):\n    async def test_é(self):\n        s = 'ü'\n",
         "test_comment.py": f"{head}class T(Base):\n    async def test_a(self):\n        pass\n"

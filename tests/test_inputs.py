@@ -130,11 +130,23 @@ def test_binary_file_named_py_is_reported_and_untouched(root: Path) -> None:
     ],
 )
 def test_deeply_nested_expression_is_a_per_file_error(root: Path, expression: str) -> None:
-    data = (SAMPLE + "\nx = " + expression + "\n").encode()
+    # In the class the rule rewrites: its code must be generated, and LibCST cannot.
+    data = (SAMPLE + "\n    x = " + expression + "\n").encode()
     if expression.startswith("("):
         compile(data, "deep.py", "exec")  # valid Python: LibCST is the one that gives up
     (root / "deep.py").write_bytes(data)
     assert_fails_alone(root, "deep.py", data, "nested")
+
+
+def test_a_deep_expression_no_rule_reads_is_kept_and_the_file_fixed(root: Path) -> None:
+    """LibCST parses it but cannot generate its code; outside the classes the rules read, its
+    statement is never generated: written back as it was, beside the rewritten class."""
+    deep = "x = (\n" + "".join(f'    "part {i}"\n' for i in range(1000)) + ")\n"
+    (root / "deep.py").write_bytes((SAMPLE + "\n" + deep).encode())
+    code, _, stderr = apply(".")
+    assert code == 0, stderr
+    assert (root / "deep.py").read_bytes() == GOOD_REWRITE + b"\n" + deep.encode()
+    assert_good_fixed(root)
 
 
 def test_class_base_too_deep_to_summarise_does_not_stop_the_run(root: Path) -> None:

@@ -188,6 +188,10 @@ class ModuleIndex:
         for info in found:  # source order
             self.class_of_node[id(info.node)] = info
             self.classes[info.key] = info
+        hint = getattr(source, "hint", None)  # a StatementSourceMap: where classes are
+        if hint is not None:
+            for info in found:
+                hint(info.top_level, [info.node, *(f for fs in info.methods.values() for f in fs)])
 
     @property
     def source(self) -> SourceMap:
@@ -238,13 +242,16 @@ class ModuleIndex:
         text = self.source.text(node)
         return text if text is not None else self.module.code_for_node(node)
 
-    def code_for_cheaply(self, node: cst.CSTNode) -> str:
-        """:meth:`code_for` if the module's text is recorded already, else the node's own code
-        generation, which differs from it only in the indentation of blocks in the node and
-        an ``elif``'s keyword (for a question about a name, where recording the whole module
-        may not pay)."""
-        text = self._source.text(node) if self._source is not None else None
-        return text if text is not None else self.module.code_for_node(node)
+    def mentions(self, node: cst.CSTNode, words: Iterable[str]) -> bool:
+        """Whether the node's text contains any of *words* (none spanning whitespace): from the
+        module's map if there is one, else from the node's own code generation (which differs
+        from it in indentation only), never by building a map of the whole module."""
+        words = tuple(words)
+        found = self._source.mentions(node, words) if self._source is not None else None
+        if found is None:
+            text = self.module.code_for_node(node)
+            return any(word in text for word in words)
+        return found
 
     # -- bindings ---------------------------------------------------------------------------
     def _bind(self, name: str, target: str) -> None:

@@ -15,7 +15,7 @@ import difflib
 import hashlib
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ssot_codemod.analysis import ModuleIndex
@@ -28,7 +28,7 @@ from ssot_codemod.rules.base import Plan, Rule
 from ssot_codemod.types import EngineError, Finding, FixResult
 
 if TYPE_CHECKING:
-    from ssot_codemod.sourcemap import SourceMap
+    from ssot_codemod.sourcemap import SourceMap, StatementSourceMap
 
 
 def load_libcst() -> None:
@@ -51,6 +51,9 @@ class Screened:
     # CPython refused the text (LibCST, which may accept newer grammar, still gets it): its
     # position is the one reported should LibCST refuse it too.
     syntax_error: SyntaxError | None = None
+    # Where CPython put each top-level statement (:func:`statement_lines`), when it parsed
+    # the text: a rewrite's map generates only the statements asked about.
+    statement_lines: StatementLines | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class TreeVerdict:
     digest: bytes  # of the UTF-8 bytes parsed: a verdict is used only for the same text
     with_context: bool  # whether the rules' facts assumed a project context
     facts: dict[str, object]  # rule code -> Rule.tree_facts of the tree
+    statement_lines: StatementLines = ()  # :func:`statement_lines` of the tree
 
 
 def tree_verdict(
@@ -75,7 +79,25 @@ def tree_verdict(
     if deeper_than(tree, data, MAX_NESTING):
         return None
     facts = {rule.code: rule.tree_facts(tree, with_context=with_context) for rule in rules}
-    return TreeVerdict(_digest(data), with_context, facts)
+    return TreeVerdict(_digest(data), with_context, facts, statement_lines(tree))
+
+
+# Per top-level statement of a module: its first line (its first decorator's) and its last.
+StatementLines = tuple[tuple[int, int], ...]
+
+
+def statement_lines(tree: ast.Module) -> StatementLines:
+    """Where CPython put each top-level statement of *tree* (1-based lines)."""
+    return tuple(
+        (
+            stmt.decorator_list[0].lineno
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and stmt.decorator_list
+            else stmt.lineno,
+            stmt.end_lineno or stmt.lineno,
+        )
+        for stmt in tree.body
+    )
 
 
 def _digest(data: bytes) -> bytes:
@@ -126,11 +148,16 @@ def screen(
         data = source.encode("utf-8", "surrogatepass")
         left = rules_left_by_verdict(verdict, data, candidates, context)
         if left is not None:
-            return Screened(tuple(left if tree_gates else candidates))
+            return Screened(
+                tuple(left if tree_gates else candidates),
+                statement_lines=verdict.statement_lines or None,
+            )
     tree, syntax_error = _refuse_parser_crashers(source)
-    if tree is not None and tree_gates:
+    if tree is None:
+        return Screened(tuple(candidates), syntax_error)
+    if tree_gates:
         candidates = [rule for rule in candidates if rule.could_match_tree(tree, context)]
-    return Screened(tuple(candidates), syntax_error)
+    return Screened(tuple(candidates), statement_lines=statement_lines(tree))
 
 
 def fix_source(
@@ -156,27 +183,63 @@ def fix_source(
     without it, anything outside this module is unknown (the single-file view).
     Raises :class:`EngineError` with a one-line reason when the file cannot be handled.
     """
+    settings = _Settings(rules, unsafe_fixes, helper_module, context, tree_gates)
+    # First with maps that generate only the statements asked about; should one of those
+    # statements not come back as its own text, everything again with whole-module maps.
+    attempt = _Attempt()
+    try:
+        result = _fix(source, settings, fix, prefiltered, screened, attempt)
+    except Exception:
+        if not attempt.inexact():
+            raise
+        return _fix(source, settings, fix, prefiltered, screened, None)
+    if attempt.inexact():
+        return _fix(source, settings, fix, prefiltered, screened, None)
+    return result
+
+
+@dataclass(frozen=True)
+class _Settings:
+    rules: Sequence[Rule] | None
+    unsafe_fixes: bool
+    helper_module: str | None
+    context: ProjectContext | None
+    tree_gates: bool
+
+
+@dataclass
+class _Attempt:
+    """The statement-wise maps (:class:`~ssot_codemod.sourcemap.StatementSourceMap`) one
+    :func:`fix_source` made, its own and its verification's."""
+
+    maps: list[StatementSourceMap] = field(default_factory=list)
+
+    def inexact(self) -> bool:
+        return any(source.inexact for source in self.maps)
+
+
+def _fix(
+    source: str,
+    settings: _Settings,
+    fix: bool,
+    prefiltered: bool,
+    screened: Screened | None,
+    attempt: _Attempt | None,
+) -> FixResult:
     result, rewrite = _run(
         source,
-        rules=rules,
-        unsafe_fixes=unsafe_fixes,
-        helper_module=helper_module,
+        rules=settings.rules,
+        unsafe_fixes=settings.unsafe_fixes,
+        helper_module=settings.helper_module,
         fix=fix,
         prefiltered=prefiltered,
-        context=context,
-        tree_gates=tree_gates,
+        context=settings.context,
+        tree_gates=settings.tree_gates,
         screened=screened,
+        attempt=attempt,
     )
     if result.changed:
-        _verify(
-            result,
-            rewrite,
-            rules=rules,
-            unsafe_fixes=unsafe_fixes,
-            helper_module=helper_module,
-            context=context,
-            tree_gates=tree_gates,
-        )
+        _verify(result, rewrite, settings, attempt)
     return result
 
 
@@ -200,6 +263,7 @@ def _run(
     context: ProjectContext | None = None,
     tree_gates: bool = True,
     screened: Screened | None = None,
+    attempt: _Attempt | None = None,
 ) -> tuple[FixResult, _Rewrite | None]:
     if screened is None:
         screened = screen(
@@ -220,7 +284,16 @@ def _run(
     from ssot_codemod.splice_codegen import rewrite_source_map
 
     module = _parse_libcst(source, screened.syntax_error)
-    index, plan = _analyze(module, screened.rules, unsafe_fixes=unsafe_fixes, context=context)
+    source_map = None
+    if attempt is not None and screened.statement_lines is not None:
+        from ssot_codemod.sourcemap import statement_source_map
+
+        source_map = statement_source_map(module, source, screened.statement_lines)
+        if source_map is not None:
+            attempt.maps.append(source_map)
+    index, plan = _analyze(
+        module, screened.rules, unsafe_fixes=unsafe_fixes, context=context, source=source_map
+    )
     if not plan.findings:
         return FixResult(source, source), None
 
@@ -411,8 +484,9 @@ def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
         node = planned.node
         # Point at a definition's name, like ruff, not at its decorators or leading comments.
         start_node = node.name if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else node
-        line, column = index.source.start(start_node)
+        # The node first: a statement-wise map knows where a definition is, not its name.
         end_line, end_column = index.source.end(node)
+        line, column = index.source.start(start_node)
         findings.append(
             Finding(
                 code=planned.code,
@@ -432,12 +506,8 @@ def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
 def _verify(
     result: FixResult,
     rewrite: _Rewrite | None,
-    *,
-    rules: Sequence[Rule] | None,
-    unsafe_fixes: bool,
-    helper_module: str | None,
-    context: ProjectContext | None,
-    tree_gates: bool = True,
+    settings: _Settings,
+    attempt: _Attempt | None,
 ) -> None:
     """A rewrite is written only if it compiles and a second pass changes nothing.
 
@@ -456,13 +526,13 @@ def _verify(
         ) from None
     if rewrite is not None:
         # The rules whose byte prefilter the rewrite passes (their tree gates would need a parse).
-        candidates = _candidates(result.code, rules)
+        candidates = _candidates(result.code, settings.rules)
         try:
             _index, plan = _analyze(
                 rewrite.module,
                 candidates,
-                unsafe_fixes=unsafe_fixes,
-                context=context,
+                unsafe_fixes=settings.unsafe_fixes,
+                context=settings.context,
                 source=rewrite.source,
             )
         except EngineError as exc:
@@ -472,11 +542,12 @@ def _verify(
     try:
         again, _rewrite = _run(
             result.code,
-            rules=rules,
-            unsafe_fixes=unsafe_fixes,
-            helper_module=helper_module,
-            context=context,
-            tree_gates=tree_gates,
+            rules=settings.rules,
+            unsafe_fixes=settings.unsafe_fixes,
+            helper_module=settings.helper_module,
+            context=settings.context,
+            tree_gates=settings.tree_gates,
+            attempt=attempt,
         )
     except EngineError as exc:
         raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import libcst as cst
@@ -18,6 +19,9 @@ from libcst._nodes.internal import CodegenState  # internal, but stable since Li
 # Linear: the alternatives start with distinct characters; `\n?` is a single optional one.
 _NEWLINE = re.compile(r"\r\n?|\n")
 _NO_OP: AbstractContextManager[None] = nullcontext()
+
+Spans = dict[int, tuple[int, int]]  # node id -> (start, end) text offsets
+Parents = dict[int, int]  # node id -> id of the node around it
 
 
 class _RecordingState(CodegenState):
@@ -102,6 +106,10 @@ class SourceMap:
     def _span(self, key: int) -> tuple[int, int] | None:
         return self._spans.get(key)
 
+    def known_span(self, key: int) -> tuple[int, int] | None:
+        """:meth:`_span` without generating anything (a :class:`StatementSourceMap` would)."""
+        return self._spans.get(key)
+
     def _parent(self, key: int) -> int | None:
         return self._parents.get(key)
 
@@ -116,13 +124,199 @@ class SourceMap:
         return line, offset - self._line_starts[line - 1] + 1
 
 
+def statement_source_map(
+    module: cst.Module, code: str, lines: Sequence[tuple[int, int]]
+) -> StatementSourceMap | None:
+    """A :class:`StatementSourceMap` of *module*, LibCST's tree of *code*, whose top-level
+    statements CPython placed at *lines* (:func:`statement_offsets`); None if it cannot be
+    made."""
+    starts = line_starts(code)
+    offsets = statement_offsets(module, code, lines, starts)
+    if offsets is None:
+        return None
+    lazy = StatementSourceMap(module, code, offsets, starts)
+    # The lines above the first statement and below the last are the module's own: generated
+    # now (a few comments), they must come back as they are too.
+    for lines_of, start, end in (
+        (module.header, 0, offsets[0]),
+        (module.footer, offsets[-1], len(code)),
+    ):
+        state = _RecordingState(module)
+        for line in lines_of:
+            line._codegen(state)
+            lazy._parents[id(line)] = id(module)
+        if _resolve(state.tokens, start, lazy._spans, lazy._parents) != code[start:end]:  # type: ignore[arg-type]
+            return None
+    return lazy
+
+
+class StatementSourceMap(SourceMap):
+    """A :class:`SourceMap` of a module whose text is known, that generates a top-level
+    statement's code only when a node in it is asked about.
+
+    Every top-level statement's text is a run of whole lines of the module's text, placed by
+    CPython's line numbers and LibCST's leading lines (:func:`statement_offsets`), so a
+    statement nobody asks about is never generated: its text is the module's own. A generated
+    statement must be exactly its lines; one that is not (a construct LibCST does not
+    reproduce) makes the map :attr:`inexact`, and its caller starts again with a
+    :class:`SourceMap`.
+    """
+
+    def __init__(self, module: cst.Module, code: str, offsets: list[int], starts: list[int]):
+        self.code = code
+        self._line_starts = starts
+        self._module = module
+        self.inexact = False
+        self._spans: Spans = {id(module): (0, len(code))}
+        self._parents: Parents = {}
+        self._statement_at: dict[int, int] = {}  # top-level statement id -> its index
+        for number, stmt in enumerate(module.body):
+            self._spans.setdefault(id(stmt), (offsets[number], offsets[number + 1]))
+            self._parents[id(stmt)] = id(module)
+            self._statement_at.setdefault(id(stmt), number)
+        self._pending = dict.fromkeys(range(len(module.body)))  # not generated yet, in order
+        self._owner: dict[int, int] = {}  # node id -> index of the statement that holds it
+
+    def hint(self, statement: cst.CSTNode, nodes: Iterable[cst.CSTNode]) -> None:
+        """*nodes* are in the top-level *statement*: asked about, that one is generated."""
+        number = self._statement_at.get(id(statement))
+        if number is not None:
+            for node in nodes:
+                self._owner[id(node)] = number
+
+    def mentions(self, node: cst.CSTNode, words: tuple[str, ...]) -> bool | None:
+        # Asked of every node of a tree that may not be this module's (a rewrite's new nodes):
+        # a node not placed yet is not searched for, only generated where a hint puts it.
+        key = id(node)
+        span = self._spans.get(key)
+        number = self._owner.get(key)
+        if span is None and number is not None:
+            # A node's text is part of its statement's: none of the words there, none in it.
+            start, end = self._spans[id(self._module.body[number])]
+            if not any(self.code.find(word, start, end) >= 0 for word in words):
+                return False
+            self._generate_holding(key, search=False)
+            span = self._spans.get(key)
+        if span is None:
+            return None
+        return any(self.code.find(word, span[0], span[1]) >= 0 for word in words)
+
+    def _span(self, key: int) -> tuple[int, int] | None:
+        span = self._spans.get(key)
+        if span is None and self._pending:
+            self._generate_holding(key, search=True)
+            span = self._spans.get(key)
+        return span
+
+    def _parent(self, key: int) -> int | None:
+        parent = self._parents.get(key)
+        if parent is None and self._pending and key != id(self._module):
+            self._generate_holding(key, search=True)
+            parent = self._parents.get(key)
+        return parent
+
+    def known_span(self, key: int) -> tuple[int, int] | None:
+        return self._spans.get(key)
+
+    def _generate_holding(self, key: int, *, search: bool) -> None:
+        number = self._owner.get(key)
+        if number is not None and number in self._pending:
+            self._generate(number)
+            return
+        if not search:
+            return
+        for number in list(self._pending):  # a node nobody said where it is: in source order
+            self._generate(number)
+            if key in self._spans:
+                return
+
+    def _generate(self, number: int) -> None:
+        del self._pending[number]
+        stmt = self._module.body[number]
+        start, end = self._spans[id(stmt)]
+        state = _RecordingState(self._module)
+        stmt._codegen(state)
+        spans: Spans = {}
+        parents: Parents = {}
+        text = _resolve(state.tokens, start, spans, parents)  # type: ignore[arg-type]
+        if text != self.code[start:end]:
+            self.inexact = True  # its nodes stay unknown: texts come from their own codegen
+            return
+        for key, span in spans.items():
+            self._spans.setdefault(key, span)
+        self._parents.update(parents)
+
+
+def statement_offsets(
+    module: cst.Module, code: str, lines: Sequence[tuple[int, int]], starts: list[int]
+) -> list[int] | None:
+    """Where each top-level statement's text starts in *code* (LibCST's *module* of it), and
+    where the last one ends; None when that cannot be told without generating code.
+
+    *lines*: each top-level statement of CPython's tree of *code*, as its first line (its
+    first decorator's) and its last; *starts*: :func:`line_starts` of *code*. A statement's
+    text starts its own lines' count of leading lines (blank lines and comments, LibCST's
+    ``leading_lines``) above its first line, and ends where the next one's starts; lines
+    between are blank lines or comments (a block's footer), checked, as are a simple
+    statement's having none.
+    """
+    if (
+        not module.body
+        or not module.has_trailing_newline
+        or not code.endswith(("\n", "\r"))
+        or code.startswith("\ufeff")
+    ):
+        return None
+    total = len(starts) - 1  # the text ends with a newline: the last start is its end
+    offsets: list[int] = []
+    position = 0  # index into *lines*
+    previous_last = len(module.header)  # last line before the next statement's text
+    previous_simple = False
+    for stmt in module.body:
+        count = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+        if position + count > len(lines):
+            return None
+        own_first = lines[position][0]
+        own_last = lines[position + count - 1][1]
+        position += count
+        leading = len(stmt.leading_lines)
+        decorators = getattr(stmt, "decorators", ())
+        if decorators:
+            leading += len(decorators[0].leading_lines)
+        first = own_first - leading
+        if first <= previous_last or own_last < own_first:
+            return None
+        if previous_simple and first != previous_last + 1:
+            return None
+        if not offsets and first != len(module.header) + 1:
+            return None
+        if not _blank_or_comment(code, starts, previous_last + 1, own_first):
+            return None
+        offsets.append(starts[first - 1])
+        previous_last = own_last
+        previous_simple = isinstance(stmt, cst.SimpleStatementLine)
+    end = total - len(module.footer)
+    if position != len(lines) or end < previous_last or (previous_simple and end != previous_last):
+        return None
+    if not _blank_or_comment(code, starts, previous_last + 1, total + 1):
+        return None
+    offsets.append(starts[end])
+    return offsets
+
+
+def _blank_or_comment(code: str, starts: list[int], first: int, stop: int) -> bool:
+    """Whether lines *first* to *stop* (excluded; 1-based) of *code* are all blank lines or
+    comments, as CPython's tokenizer sees them (space, tab and form feed are blanks)."""
+    for number in range(first, stop):
+        text = code[starts[number - 1] : starts[number]].lstrip(" \t\f")
+        if text and text[0] not in "#\r\n":
+            return False
+    return True
+
+
 def line_starts(code: str) -> list[int]:
     """Offsets where the lines of *code* start."""
     return [0] + [m.end() for m in _NEWLINE.finditer(code)]
-
-
-Spans = dict[int, tuple[int, int]]  # node id -> (start, end) text offsets
-Parents = dict[int, int]  # node id -> id of the node around it
 
 
 def record(module: cst.Module) -> tuple[str, Spans, Parents]:
@@ -137,14 +331,20 @@ def record(module: cst.Module) -> tuple[str, Spans, Parents]:
     if module.has_trailing_newline and not (module.header or module.body or module.footer):
         # Module adds this newline only when it generated no token at all (markers are).
         items.insert(len(items) - 1, module.default_newline)
-    parts: list[str] = []
     spans: Spans = {}
     parents: Parents = {}
+    return _resolve(items, 0, spans, parents), spans, parents
+
+
+def _resolve(items: list[object], offset: int, spans: Spans, parents: Parents) -> str:
+    """The text of a recorded code generation's *items* (text and node markers), starting at
+    *offset*; the span and parent of each node in it go to *spans* (first place kept) and
+    *parents*."""
+    parts: list[str] = []
     # The open nodes' ids and start offsets; ``top`` is the innermost one's id (-1: none).
     keys: list[int] = []
     starts: list[int] = []
     top = -1
-    offset = 0
     add, push, push_start, set_span = parts.append, keys.append, starts.append, spans.setdefault
     for item in items:
         if type(item) is str:
@@ -162,4 +362,4 @@ def record(module: cst.Module) -> tuple[str, Spans, Parents]:
             push(key)
             push_start(offset)
             top = key
-    return "".join(parts), spans, parents
+    return "".join(parts)

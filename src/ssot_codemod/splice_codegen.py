@@ -166,14 +166,17 @@ class _SplicedSourceMap(SourceMap):
 
     def _span(self, key: int) -> tuple[int, int] | None:
         generated = self._generated_span(key)
-        kept = self._kept_span(key)
+        kept = self._kept_span(key, look=generated is None)
         if generated is None or kept is None:
             return generated or kept
         return min(generated, kept)
 
+    def known_span(self, key: int) -> tuple[int, int] | None:
+        return self._span(key)
+
     def _parent(self, key: int) -> int | None:
         generated = self._generated_span(key)
-        kept = self._kept_span(key)
+        kept = self._kept_span(key, look=generated is None)
         if kept is None or (generated is not None and generated > kept):
             if generated is None:
                 return None
@@ -196,8 +199,11 @@ class _SplicedSourceMap(SourceMap):
             return None
         return self._spans.get(self._skeleton_key(key))
 
-    def _kept_span(self, key: int) -> tuple[int, int] | None:
-        source = self._kept_in(key)
+    def _kept_span(self, key: int, *, look: bool = True) -> tuple[int, int] | None:
+        """Where node *key* of a kept statement is now. With *look* false, only a node whose
+        original statement's code was generated already counts (a
+        :class:`~ssot_codemod.sourcemap.StatementSourceMap` generates one to look in)."""
+        source = self._kept_in(key, look=look)
         if source is None:
             return None
         original = source._span(key)
@@ -207,10 +213,11 @@ class _SplicedSourceMap(SourceMap):
         shift = self._shift[kept][0]
         return original[0] + shift, original[1] + shift
 
-    def _kept_in(self, key: int) -> SourceMap | None:
+    def _kept_in(self, key: int, *, look: bool = True) -> SourceMap | None:
         """The SourceMap (original or donor) of the kept statement holding node *key*."""
         for source in self._sources:
-            if source._span(key) is not None and self._kept_statement(key, source) is not None:
+            span = source._span(key) if look else source.known_span(key)
+            if span is not None and self._kept_statement(key, source) is not None:
                 return source
         return None
 

@@ -176,9 +176,8 @@ def _find_bridges(func: cst.FunctionDef, index: ModuleIndex) -> list[Bridge]:
     receiver = first_param(func)
     if receiver is None or is_async(func):
         return []
-    # Generating a method's text is several times cheaper than visiting its expressions.
-    text = index.code_for(func)
-    if not any(hook in text for hook in HOOK_HOSTS):
+    # A search in the method's text is several times cheaper than visiting its expressions.
+    if not index.mentions(func, HOOK_HOSTS):
         return []
     found = []
     for call, line in _calls_mentioning_hooks(func, index):
@@ -201,6 +200,12 @@ def source_of(index: ModuleIndex, node: cst.CSTNode) -> str:
     it, which this collapses like any other whitespace (and, for an ``If`` that is an
     ``elif``, in that keyword; tests/test_sourcemap.py checks every node)."""
     return " ".join(index.code_for(node).split())
+
+
+def built_source_of(index: ModuleIndex, node: cst.CSTNode) -> str:
+    """:func:`source_of` for a node a rule built (not in the module: its own code generation,
+    without looking for it among the module's)."""
+    return " ".join(index.module.code_for_node(node).split())
 
 
 _LOOP_FACTORIES = ("asyncio.get_event_loop", "asyncio.new_event_loop")

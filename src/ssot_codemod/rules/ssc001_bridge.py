@@ -15,6 +15,7 @@ from ssot_codemod.rules._common import (
     RUNNER_METHODS,
     Bridge,
     bridges_in,
+    built_source_of,
     first_param,
     has_async_runner_twin,
     iter_methods,
@@ -174,11 +175,9 @@ class BridgeRule(Rule):
         plan: Plan,
     ) -> None:
         """Bridges in shapes the fix does not cover: reported, never rewritten."""
-        if method.asynchronous is not None:
+        if method.asynchronous is not None or not index.mentions(method, HOOK_HOSTS):
             return
         text = index.code_for(method)
-        if not any(hook in text for hook in HOOK_HOSTS):
-            return
         # A loose shape calls a hook (or getattr()s one) outside the bridges already matched;
         # checking the text first spares visiting every setUp that only has the plain bridge.
         for bridge in bridges_in(method, index):
@@ -242,7 +241,7 @@ class BridgeRule(Rule):
             self.code,
             bridge.call,
             f"`{original}` in {where} fails with 'This event loop is already running' inside a "
-            f"running loop; use `{source_of(index, replacement)}` ("
+            f"running loop; use `{built_source_of(index, replacement)}` ("
             + _LIMIT.format(host=method.name.value, hook=bridge.hook, receiver=_receiver(bridge))
             + ")",
             fix="safe",

@@ -111,10 +111,8 @@ class ReentryRule(Rule):
                     continue
                 receiver = first_param(func)
                 # Every call _sync_calls finds spells sync_name in the function's text, so
-                # this skips only functions where it finds nothing. The function's own code
-                # generation, not index.code_for: that would build the whole module's
-                # SourceMap, which a file without findings never needs.
-                if receiver is None or sync_name not in index.code_for_cheaply(func):
+                # this skips only functions where it finds nothing.
+                if receiver is None or not index.mentions(func, (sync_name,)):
                     continue
                 for call in _sync_calls(func, receiver, sync_name):
                     self._handle(module, index, info, func, sync_name, call, plan)

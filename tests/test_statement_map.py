@@ -1,0 +1,234 @@
+"""A StatementSourceMap (code generated statement by statement, only where asked) answers every
+question exactly as a SourceMap of the whole module does, or declines to be made, or says it is
+inexact; and the engine's rewrites are the same either way.
+
+The reference is SourceMap itself (``test_sourcemap.py`` checks it against LibCST's metadata).
+Modules: every fixture, a sample of the running interpreter's stdlib, and shapes chosen for
+where a statement's lines start and end (comments above, between and below decorators, block
+footers, dedented comments, semicolons, one-line compound statements, strings holding lines
+that look like comments, continuation lines, form feeds, tabs, CRLF, CR).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import random
+import sysconfig
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from cst_nodes import all_nodes
+
+from ssot_codemod import engine
+from ssot_codemod.analysis import ModuleIndex
+from ssot_codemod.sourcemap import (
+    SourceMap,
+    StatementSourceMap,
+    line_starts,
+    statement_offsets,
+    statement_source_map,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+SHAPES = {
+    "comments-around-decorators": (
+        "# header\n\nimport os\n\n\n# above\n@dec\n# between\n@dec2(\n    1)\n"
+        "def f():\n    pass\n    # in the block\n# dedented\n\nx = 1; y = 2\n# footer\n\n"
+    ),
+    "one-line-compounds": "if x: pass\nelse: y = 1\nz = 3\nclass C: pass\n",
+    "string-with-comment-lines": 'x = """\n# not a comment\n\n"""\ny = 1\n',
+    "tabs-and-block-footers": (
+        "class A:\n\tdef f(self):\n\t\tpass\n\n\t# tab comment\n\n\t\t# deeper\n\nclass B: pass\n"
+    ),
+    "continuation-lines": "x = 1 \\\n  + 2\ny = (3,\n     4)\n",
+    # A line of only a backslash joins the next one: LibCST gives it back otherwise.
+    "lone-backslash": "x = 1\n\\\ny = 2\n",
+    "form-feeds": "\x0cimport os\n\x0c\ndef f():\n    pass\n\x0c\n# c\ndef g():\n    pass\n",
+    "nested-compounds": (
+        "try:\n    import a\nexcept ImportError:\n    a = None\n    # c\nelse:\n    pass\n"
+        "finally:\n    pass\n\nwhile b:\n    pass\nelse:\n    pass\n"
+        "with a as b, c:\n    if d:\n        pass\n    elif e:\n        pass\n"
+    ),
+    "async": "async def f():\n    async with a:\n        await g()\n",
+    "module-docstring": '"""Doc."""\n\nfrom __future__ import annotations\n',
+}
+SHAPES["crlf"] = SHAPES["comments-around-decorators"].replace("\n", "\r\n")
+SHAPES["cr"] = SHAPES["nested-compounds"].replace("\n", "\r")
+
+
+def _fixture_files() -> list[Path]:
+    return sorted(p for p in FIXTURES.rglob("*.py") if p.is_file())
+
+
+def _stdlib_files() -> list[Path]:
+    picked = sorted(STDLIB.glob("*.py"))[::9]
+    return [p for p in picked if p.stat().st_size < 120_000]
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")  # newlines as they are
+    except UnicodeDecodeError:
+        return None
+
+
+def _modules() -> list[tuple[str, str]]:
+    named = [(str(p.relative_to(FIXTURES)), p) for p in _fixture_files()]
+    named += [(f"stdlib/{p.name}", p) for p in _stdlib_files()]
+    found = [(name, text) for name, path in named if (text := _text(path)) is not None]
+    return found + sorted(SHAPES.items())
+
+
+MODULES = _modules()
+
+
+def _parsed(code: str) -> tuple[cst.Module, ast.Module]:
+    try:
+        tree = ast.parse(code)
+        module = cst.parse_module(code)
+    except (SyntaxError, cst.ParserSyntaxError):
+        pytest.skip("not a module both parsers read")
+    return module, tree
+
+
+def _may_decline(module: cst.Module, code: str) -> bool:
+    """What a StatementSourceMap is not made for: no statement, no final newline (as LibCST
+    sees it), a BOM, or a text LibCST does not give back as it is (where that is known
+    without generating a statement: its first and last lines)."""
+    return (
+        not module.body
+        or not module.has_trailing_newline
+        or code.startswith("\ufeff")
+        or module.code != code
+    )
+
+
+@pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
+def test_statements_start_where_a_whole_module_generation_puts_them(name: str, code: str) -> None:
+    module, tree = _parsed(code)
+    offsets = statement_offsets(module, code, engine.statement_lines(tree), line_starts(code))
+    full = SourceMap(module)
+    if offsets is None:
+        assert _may_decline(module, code), "declined a module it could place"
+        return
+    if full.code == code:
+        expected = [full._spans[id(stmt)][0] for stmt in module.body]
+        assert offsets == [*expected, full._spans[id(module.body[-1])][1]]
+
+
+@pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
+def test_every_node_is_answered_as_by_a_whole_module_map(name: str, code: str) -> None:
+    module, tree = _parsed(code)
+    lazy = statement_source_map(module, code, engine.statement_lines(tree))
+    full = SourceMap(module)
+    if lazy is None:
+        assert _may_decline(module, code)
+        return
+    nodes = all_nodes(module)
+    if full.code != code:
+        # LibCST does not give this text back as it is (a form feed before a statement is
+        # dropped): a statement it changes is never taken as exact once generated.
+        for node in nodes:
+            lazy.text(node)
+        assert lazy.inexact
+        return
+    # Asked in an order unlike the source's, half of them with the hints an index gives.
+    random.Random(len(code)).shuffle(nodes)
+    if len(code) % 2:
+        ModuleIndex(module, source=lazy)
+    for node in nodes:
+        assert lazy.text(node) == full.text(node), node
+        assert lazy.start(node) == full.start(node)
+        assert lazy.end(node) == full.end(node)
+        assert lazy.ancestors({id(node)}) == full.ancestors({id(node)})
+    assert not lazy.inexact
+    assert lazy.text(cst.Name("nowhere")) is None
+
+
+def test_a_statement_nobody_asks_about_is_never_generated() -> None:
+    # LibCST writes ``except OSError :`` back as ``except OSError:``: generating that
+    # statement would show it.
+    code = (
+        "import os\n\n\nclass A:\n    def f(self):\n        return 1\n\n\n"
+        "def g():\n    try:\n        pass\n    except OSError :\n        pass\n"
+    )
+    module, tree = _parsed(code)
+    lazy = statement_source_map(module, code, engine.statement_lines(tree))
+    assert isinstance(lazy, StatementSourceMap)
+    index = ModuleIndex(module, source=lazy)
+    method = index.classes["A"].method("f")
+    assert method is not None
+    assert lazy.text(method) == "    def f(self):\n        return 1\n"
+    assert lazy.start(method) == (5, 1)
+    assert lazy.code == code and not lazy.inexact
+    # Asked about, it is generated, does not match its lines, and the map says so.
+    function = module.body[2]
+    assert lazy.text(cst.ensure_type(function, cst.FunctionDef).body) is None
+    assert lazy.inexact
+
+
+def test_a_node_of_another_tree_is_not_searched_for_by_mentions() -> None:
+    """``mentions`` is asked of a rewrite's new nodes too: those are not looked for by
+    generating every statement (only a hinted node's statement is generated)."""
+    code = "x = 1\n\n\nclass A:\n    def f(self):\n        return x\n"
+    module, tree = _parsed(code)
+    lazy = statement_source_map(module, code, engine.statement_lines(tree))
+    assert isinstance(lazy, StatementSourceMap)
+    assert lazy.mentions(cst.Name("x"), ("x",)) is None
+    assert lazy.mentions(module.body[1], ("return x",)) is True  # a top-level statement
+    method = cst.ensure_type(cst.ensure_type(module.body[1], cst.ClassDef).body, cst.IndentedBlock)
+    assert lazy.mentions(method.body[0], ("return",)) is None  # nobody said where it is
+    ModuleIndex(module, source=lazy)
+    assert lazy.mentions(method.body[0], ("return",)) is True
+
+
+def _both_ways(code: str, **options: object) -> tuple[object, object]:
+    settings = engine._Settings(
+        options.get("rules"),  # type: ignore[arg-type]
+        bool(options.get("unsafe_fixes", False)),
+        options.get("helper_module"),  # type: ignore[arg-type]
+        None,
+        True,
+    )
+
+    def run(attempt: engine._Attempt | None) -> object:
+        try:
+            return engine._fix(code, settings, True, False, None, attempt)
+        except engine.EngineError as exc:
+            return str(exc)
+
+    return run(engine._Attempt()), run(None)
+
+
+@pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_the_engine_rewrites_alike_with_either_map(name: str, code: str, unsafe: bool) -> None:
+    lazy, whole = _both_ways(code, unsafe_fixes=unsafe)
+    assert lazy == whole
+
+
+def test_a_rewrite_touching_a_statement_libcst_does_not_reproduce_falls_back() -> None:
+    """The bridge's class holds ``except RuntimeError :`` (LibCST drops the space): its map is
+    inexact, so the engine starts again with whole-module maps, whose splice keeps that line
+    as written."""
+    code = (
+        "import asyncio\nimport unittest\n\n\nclass Base(unittest.TestCase):\n"
+        "    def setUp(self):\n        self.loop = asyncio.new_event_loop()\n"
+        "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
+        "    def tearDown(self):\n        try:\n            self.loop.close()\n"
+        "        except RuntimeError :\n            pass\n\n"
+        "    async def asyncSetUp(self):\n        self.ready = True\n"
+    )
+    attempt = engine._Attempt()
+    settings = engine._Settings(None, False, None, None, True)
+    with contextlib.suppress(Exception):  # an inexact map may fail anywhere: it is redone
+        engine._fix(code, settings, True, False, None, attempt)
+    assert attempt.inexact()
+    result = engine.fix_source(code)
+    assert result == engine._fix(code, settings, True, False, None, None)
+    assert result.changed and "except RuntimeError :" in result.code
+    assert "run_coroutine_sync(self.asyncSetUp(), self.loop)" in result.code
