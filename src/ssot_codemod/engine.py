@@ -200,6 +200,8 @@ def fix_source(
 
 @dataclass(frozen=True)
 class _Settings:
+    """What :func:`fix_source` was asked, for both of its attempts and their verification."""
+
     rules: Sequence[Rule] | None
     unsafe_fixes: bool
     helper_module: str | None

@@ -4,6 +4,10 @@ Rules need the text of methods and statements (cheap substring tests before any 
 visit), the engine needs line/column positions for findings and the ancestors of edited nodes.
 ``Module.code_for_node`` regenerates text per call and LibCST's PositionProvider allocates a
 range object per node; this records plain token offsets once and answers all three.
+
+:class:`StatementSourceMap` answers the same for a module whose text is at hand, generating
+code only for the top-level statements asked about (the rules read a few classes; a rewrite
+keeps the rest of the file as its own lines).
 """
 
 from __future__ import annotations
@@ -255,10 +259,10 @@ def statement_offsets(
 
     *lines*: each top-level statement of CPython's tree of *code*, as its first line (its
     first decorator's) and its last; *starts*: :func:`line_starts` of *code*. A statement's
-    text starts its own lines' count of leading lines (blank lines and comments, LibCST's
-    ``leading_lines``) above its first line, and ends where the next one's starts; lines
-    between are blank lines or comments (a block's footer), checked, as are a simple
-    statement's having none.
+    text starts as many lines above its first line as LibCST gave it leading lines (blank
+    lines and comments), and ends where the next one's starts. Checked on the way: every
+    line between one statement's last line and the next one's first is a blank line or a
+    comment (a block's footer, or leading lines), and a simple statement has no footer.
     """
     if (
         not module.body
