@@ -19,7 +19,7 @@ import libcst as cst
 import pytest
 from cst_nodes import all_nodes
 
-from ssot_codemod.engine import EngineError, _run
+from ssot_codemod.engine import EngineError, _run, _Settings
 from ssot_codemod.files import read_source
 from ssot_codemod.plan_apply import PlanApplier
 from ssot_codemod.rules.base import Plan
@@ -66,7 +66,7 @@ SOURCES = _sources()
 )
 def test_engine_rewrites(name: str, text: str, unsafe: bool, helper: str | None) -> None:
     try:
-        result, rewrite = _run(text, rules=None, unsafe_fixes=unsafe, helper_module=helper)
+        result, rewrite = _run(text, _Settings(None, unsafe, helper, None, True))
     except EngineError:
         pytest.skip("the engine refuses this input")
     if rewrite is None:
@@ -198,7 +198,7 @@ def test_kept_statements_are_reused() -> None:
     from ssot_codemod.splice_codegen import _SplicedSourceMap
 
     text = gen_monorepo._pattern_module(random.Random(7))
-    result, rewrite = _run(text, rules=None, unsafe_fixes=False, helper_module=None)
+    result, rewrite = _run(text, _Settings(None, False, None, None, True))
     assert rewrite is not None and result.changed
     assert isinstance(rewrite.source, _SplicedSourceMap)
     assert len(rewrite.source._shift) >= 3

@@ -229,16 +229,7 @@ def _fix(
     attempt: _Attempt | None,
 ) -> FixResult:
     result, rewrite = _run(
-        source,
-        rules=settings.rules,
-        unsafe_fixes=settings.unsafe_fixes,
-        helper_module=settings.helper_module,
-        fix=fix,
-        prefiltered=prefiltered,
-        context=settings.context,
-        tree_gates=settings.tree_gates,
-        screened=screened,
-        attempt=attempt,
+        source, settings, fix=fix, prefiltered=prefiltered, screened=screened, attempt=attempt
     )
     if result.changed:
         _verify(result, rewrite, settings, attempt)
@@ -256,23 +247,20 @@ class _Rewrite:
 
 def _run(
     source: str,
+    settings: _Settings,
     *,
-    rules: Sequence[Rule] | None,
-    unsafe_fixes: bool,
-    helper_module: str | None,
     fix: bool = True,
     prefiltered: bool = False,
-    context: ProjectContext | None = None,
-    tree_gates: bool = True,
     screened: Screened | None = None,
     attempt: _Attempt | None = None,
 ) -> tuple[FixResult, _Rewrite | None]:
+    rules, unsafe_fixes, context = settings.rules, settings.unsafe_fixes, settings.context
     if screened is None:
         screened = screen(
             source,
             rules=rules,
             prefiltered=prefiltered,
-            tree_gates=tree_gates,
+            tree_gates=settings.tree_gates,
             context=context,
         )
     if not screened.rules:
@@ -315,7 +303,12 @@ def _run(
     # Every node the plan does not remove or replace is kept (the same object), so only names
     # read in the replaced nodes can leave the module, and most of it need not be visited again.
     final = add_helper_and_imports(
-        new_module, plan, helper_module, module, removed=applier.replaced, source=index.source
+        new_module,
+        plan,
+        settings.helper_module,
+        module,
+        removed=applier.replaced,
+        source=index.source,
     )
     # The rewrite's text, and the verification's node texts: generated for what changed only,
     # the kept statements' texts reused from the original's code generation.
@@ -542,15 +535,7 @@ def _verify(
         if not _edits(plan):
             return
     try:
-        again, _rewrite = _run(
-            result.code,
-            rules=settings.rules,
-            unsafe_fixes=settings.unsafe_fixes,
-            helper_module=settings.helper_module,
-            context=settings.context,
-            tree_gates=settings.tree_gates,
-            attempt=attempt,
-        )
+        again, _rewrite = _run(result.code, settings, attempt=attempt)
     except EngineError as exc:
         raise EngineError(f"rewrite cannot be re-analysed ({exc}); not written") from None
     if again.changed:
