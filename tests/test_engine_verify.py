@@ -80,3 +80,36 @@ def test_a_rewrite_that_does_not_compile_is_refused() -> None:
 
     with pytest.raises(EngineError, match="does not compile"):
         fix_source("x = 1\n", rules=[_Break()])
+
+
+class _BreakSecond(_Toy):
+    """Replaces the module's second statement with one that does not compile."""
+
+    def analyze(self, module: cst.Module, index: ModuleIndex, plan: Plan) -> None:
+        stmt = cst.ensure_type(module.body[1], cst.SimpleStatementLine)
+        plan.replace(stmt, stmt.with_changes(body=[cst.Return()]))  # its blank lines kept
+        plan.report(self.code, stmt, "toy", fix="safe", applied=True)
+
+
+def test_a_refused_rewrite_names_the_line_of_the_whole_rewrite() -> None:
+    with pytest.raises(EngineError, match=r"\('return' outside function, line 4\)"):
+        fix_source("x = 1\n\n\ny = 2\nz = 3\n", rules=[_BreakSecond()])
+
+
+# ``ast`` parses these; only the compiler refuses them.
+_ONLY_THE_COMPILER_REFUSES = "def f():\n    await g()\n"
+
+
+def test_what_the_rewrite_kept_is_not_compiled_again() -> None:
+    """The original already did not compile there: the rewrite, which compiles where it
+    generated code, is written."""
+    source = f"x = 0\n\n\n{_ONLY_THE_COMPILER_REFUSES}"
+    assert fix_source(source, rules=[_Settle()]).code == f"x = 1\n\n\n{_ONLY_THE_COMPILER_REFUSES}"
+
+
+def test_a_module_naming_future_is_compiled_whole() -> None:
+    """Where ``__future__`` imports must come first, one statement's meaning depends on the
+    others: the whole rewrite is compiled."""
+    source = f"from __future__ import annotations\nx = 0\n\n\n{_ONLY_THE_COMPILER_REFUSES}"
+    with pytest.raises(EngineError, match="'await' outside async function, line 6"):
+        fix_source(source, rules=[_Settle()])

@@ -498,6 +498,33 @@ def _position(index: ModuleIndex, plan: Plan) -> tuple[Finding, ...]:
     return tuple(findings)
 
 
+def _to_compile(code: str, rewrite: _Rewrite | None) -> list[tuple[int, str]]:
+    """What of a rewrite's *code* must compile, as (first line, text) runs: the top-level
+    statements it generated. A statement it kept is the original's own lines, which CPython
+    parsed (whether the original compiles is not the rewrite's doing), or the inserted
+    helper's, compiled once (``module_edits.helper_donor``). What one top-level
+    statement means to the compiler does not depend on another, except where ``__future__``
+    imports must come first: a module naming ``__future__`` is compiled whole, as is a
+    rewrite spliced into the original's text (no tree to tell the statements apart)."""
+    if rewrite is None or "__future__" in code:
+        return [(1, code)]
+    source, runs = rewrite.source, []
+    text: list[str] = []
+    first_line = 0
+    for stmt in rewrite.module.body:
+        if source.verbatim(stmt):
+            if text:
+                runs.append((first_line, "".join(text)))
+                text = []
+            continue
+        if not text:
+            first_line = source.start(stmt)[0]
+        text.append(source.text(stmt) or "")
+    if text:
+        runs.append((first_line, "".join(text)))
+    return runs
+
+
 def _verify(
     result: FixResult,
     rewrite: _Rewrite | None,
@@ -511,14 +538,16 @@ def _verify(
     parse. Only a plan with no edits is accepted from it; should the rules want to edit that
     tree, the rewrite's text is parsed and analysed from scratch, and that decides.
     """
-    try:
-        # From the text: CPython's compiler never builds the ``ast`` objects that a parse and
-        # then a compile of the tree would (twice the cost; the tree gates are not worth it).
-        compile(result.code, "<ssot-codemod rewrite>", "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        raise EngineError(
-            f"rewrite does not compile ({exc.msg}, line {exc.lineno}); not written"
-        ) from None
+    for first_line, text in _to_compile(result.code, rewrite):
+        try:
+            # From the text: CPython's compiler never builds the ``ast`` objects that a parse
+            # and then a compile of the tree would (twice the cost).
+            compile(text, "<ssot-codemod rewrite>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            line = first_line + (exc.lineno or 1) - 1
+            raise EngineError(
+                f"rewrite does not compile ({exc.msg}, line {line}); not written"
+            ) from None
     if rewrite is not None:
         # The rules whose byte prefilter the rewrite passes (their tree gates would need a parse).
         candidates = _candidates(result.code, settings.rules)

@@ -473,7 +473,10 @@ def helper_donor(newline: str, indent: str) -> tuple[cst.Module, SourceMap]:
         stripped = line.lstrip(" ")
         lines.append(indent * ((len(line) - len(stripped)) // 4) + stripped)
     module = cst.parse_module(newline.join(lines) + newline)
-    return module, SourceMap(module)
+    source = SourceMap(module)
+    # A rewrite's verification compiles what it generated, not these copied statements.
+    compile(source.code, "<ssot-codemod helper>", "exec", dont_inherit=True)
+    return module, source
 
 
 def _helper_statements(newline: str, indent: str) -> tuple[Statement, ...]:

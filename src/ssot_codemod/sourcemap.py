@@ -114,6 +114,11 @@ class SourceMap:
         """:meth:`_span` without generating anything (a :class:`StatementSourceMap` would)."""
         return self._spans.get(key)
 
+    def verbatim(self, node: cst.CSTNode) -> bool:
+        """Whether the node's text is another module's, copied (a rewrite's kept statement)
+        rather than generated for it."""
+        return False
+
     def _parent(self, key: int) -> int | None:
         return self._parents.get(key)
 

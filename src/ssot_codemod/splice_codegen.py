@@ -174,6 +174,9 @@ class _SplicedSourceMap(SourceMap):
     def known_span(self, key: int) -> tuple[int, int] | None:
         return self._span(key)
 
+    def verbatim(self, node: cst.CSTNode) -> bool:
+        return id(node) in self._shift
+
     def _parent(self, key: int) -> int | None:
         generated = self._generated_span(key)
         kept = self._kept_span(key, look=generated is None)
