@@ -16,6 +16,7 @@ by node).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,12 +47,13 @@ class _Verbatim(cst.BaseStatement):
         state.add_token(self.text)
 
 
-class _Skeleton(cst.CSTTransformer):
+class _Skeleton:
     """The rewrite with each kept statement of an unmoved block replaced by :class:`_Verbatim`.
 
-    Original nodes are not entered (nothing under them changed); the rebuilt ones are, and each
-    is checked to be the original's node at the same place: rebuilt from it, under the node
-    rebuilt from its original parent, with the same indentation.
+    Only nodes rebuilt at the original's place are entered (:meth:`build`): rebuilt from the
+    original node, under the node rebuilt from its original parent, with the same indentation.
+    Anything else (an original node, a node a rule made, a node moved) holds no block whose
+    statements could be written as the original's text, so it stays the rewrite's own object.
     """
 
     def __init__(
@@ -61,35 +63,63 @@ class _Skeleton(cst.CSTTransformer):
         rebuilt: Rebuilt,
         donors: Sequence[tuple[cst.Module, SourceMap]],
     ) -> None:
-        super().__init__()
         self.original = original
         self.source = source
         self.spans = source._spans
         self.parents = source._parents
         self.rebuilt = rebuilt
         self.donors = donors
-        self.unmoved: list[int | None] = []  # per open node: id of its original, if unmoved
-        # Rewrite node id -> the node generated for it: where it first occurs, and last (a
-        # node object that occurs twice is visited, and rebuilt, twice).
+        # Rewrite node id -> the node generated for it, where the skeleton has another object:
+        # where it first occurs, and last (a node object that occurs twice is rebuilt twice).
         self.to_skeleton: dict[int, cst.CSTNode] = {}
         self.to_skeleton_last: dict[int, cst.CSTNode] = {}
         self.from_skeleton: dict[int, int] = {}  # generated node id -> rewrite node id
         # Kept statement id -> (its _Verbatim, where its text started, whose SourceMap).
         self.kept: dict[int, tuple[_Verbatim, int, SourceMap]] = {}
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if id(node) in self.spans or any(id(node) in d._spans for _, d in self.donors):
-            self.unmoved.append(None)  # on_leave is called all the same
-            return False
-        self.unmoved.append(self._original_at_same_place(node))
-        return True
+    def build(self, rewrite: cst.Module) -> cst.Module:
+        # The rewrite's module stands for the original module.
+        skeleton = self._rebuild(rewrite, id(self.original))
+        assert isinstance(skeleton, cst.Module)
+        return skeleton
 
-    def _original_at_same_place(self, node: cst.CSTNode) -> int | None:
-        if not self.unmoved:  # the rewrite's module stands for the original module
-            return id(self.original) if isinstance(node, cst.Module) else None
-        parent = self.unmoved[-1]
+    def _rebuild(self, node: cst.CSTNode, place: int) -> cst.CSTNode:
+        """*node*, rebuilt at the place of the original node *place*, with its children so
+        rebuilt in turn and, in a block, its kept statements written as their text."""
+        changes: dict[str, object] = {}
+        for field in dataclasses.fields(node):
+            value = getattr(node, field.name)
+            if isinstance(value, cst.CSTNode):
+                new = self._child(value, place)
+                if new is not value:
+                    changes[field.name] = new
+            elif isinstance(value, (list, tuple)):
+                items = [self._child(v, place) if isinstance(v, cst.CSTNode) else v for v in value]
+                if any(new is not old for new, old in zip(items, value)):
+                    changes[field.name] = items
+        if isinstance(node, (cst.Module, cst.IndentedBlock)):
+            body = changes.get("body", node.body)
+            assert isinstance(body, (list, tuple))
+            kept = [self._kept(stmt, place) for stmt in body]
+            if any(new is not old for new, old in zip(kept, body)):
+                changes["body"] = kept
+        if not changes:
+            return node
+        updated = node.with_changes(**changes)
+        self.to_skeleton.setdefault(id(node), updated)
+        self.to_skeleton_last[id(node)] = updated
+        self.from_skeleton[id(updated)] = id(node)
+        return updated
+
+    def _child(self, node: cst.CSTNode, parent: int) -> cst.CSTNode:
+        if id(node) in self.spans or any(id(node) in d._spans for _, d in self.donors):
+            return node  # an original node: nothing under it changed
+        place = self._original_at_same_place(node, parent)
+        return node if place is None else self._rebuild(node, place)
+
+    def _original_at_same_place(self, node: cst.CSTNode, parent: int) -> int | None:
         pair = self.rebuilt.get(id(node))
-        if parent is None or pair is None or pair[0] is not node:
+        if pair is None or pair[0] is not node:
             return None
         original = pair[1]
         if self.parents.get(id(original)) != parent:
@@ -99,20 +129,6 @@ class _Skeleton(cst.CSTTransformer):
         ):
             return None
         return id(original)
-
-    def on_leave(  # type: ignore[override]  # LibCST's generic signature is per node type
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode:
-        place = self.unmoved.pop()
-        if place is not None and isinstance(updated_node, (cst.Module, cst.IndentedBlock)):
-            body = [self._kept(stmt, place) for stmt in updated_node.body]
-            if any(new is not old for new, old in zip(body, updated_node.body)):
-                updated_node = updated_node.with_changes(body=body)
-        if updated_node is not original_node:
-            self.to_skeleton.setdefault(id(original_node), updated_node)
-            self.to_skeleton_last[id(original_node)] = updated_node
-            self.from_skeleton[id(updated_node)] = id(original_node)
-        return updated_node
 
     def _kept(self, stmt: cst.BaseStatement, block: int) -> cst.BaseStatement:
         if id(stmt) in self.kept:
@@ -260,6 +276,4 @@ def rewrite_source_map(
     ):
         return SourceMap(rewrite)
     builder = _Skeleton(original, source, rebuilt, donors)
-    skeleton = rewrite.visit(builder)
-    assert isinstance(skeleton, cst.Module)
-    return _SplicedSourceMap(source, skeleton, builder)
+    return _SplicedSourceMap(source, builder.build(rewrite), builder)
