@@ -224,9 +224,6 @@ class StatementSourceMap(SourceMap):
             parent = self._parents.get(key)
         return parent
 
-    def known_span(self, key: int) -> tuple[int, int] | None:
-        return self._spans.get(key)
-
     def _generate_holding(self, key: int, *, search: bool) -> None:
         number = self._owner.get(key)
         if number is not None and number in self._pending:
