@@ -462,21 +462,29 @@ def _collect_classes(module: cst.Module) -> list[ClassInfo]:
     """Every class, in source order, found by walking statements only (never expressions:
     a full LibCST visit costs as much as the parse)."""
     found: list[ClassInfo] = []
-
-    def walk(statements: Sequence[cst.CSTNode], top: cst.CSTNode | None, scope: bool) -> None:
-        for stmt in statements:
-            anchor = top if top is not None else stmt
-            if isinstance(stmt, cst.ClassDef):
-                info = ClassInfo(stmt.name.value, stmt, top_level=anchor, module_scope=scope)
-                for inner in class_body(stmt):
-                    if isinstance(inner, cst.FunctionDef):
-                        info.methods.setdefault(inner.name.value, []).append(inner)
-                found.append(info)
-            inner_scope = scope and not isinstance(stmt, (cst.ClassDef, cst.FunctionDef))
-            walk(child_statements(stmt), anchor, inner_scope)
-
-    walk(module.body, None, True)
+    _walk_classes(module.body, None, True, found)
     return found
+
+
+# Recursion through a module-level function, never a nested one: a nested function that calls
+# itself is a reference cycle, and whatever its closure holds (here, the classes' subtrees)
+# would outlive the file until the cyclic collector's next pass.
+def _walk_classes(
+    statements: Sequence[cst.CSTNode],
+    top: cst.CSTNode | None,
+    scope: bool,
+    found: list[ClassInfo],
+) -> None:
+    for stmt in statements:
+        anchor = top if top is not None else stmt
+        if isinstance(stmt, cst.ClassDef):
+            info = ClassInfo(stmt.name.value, stmt, top_level=anchor, module_scope=scope)
+            for inner in class_body(stmt):
+                if isinstance(inner, cst.FunctionDef):
+                    info.methods.setdefault(inner.name.value, []).append(inner)
+            found.append(info)
+        inner_scope = scope and not isinstance(stmt, (cst.ClassDef, cst.FunctionDef))
+        _walk_classes(child_statements(stmt), anchor, inner_scope, found)
 
 
 def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import json
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 __all__ = [
@@ -114,19 +114,21 @@ def _has_unittest_import(tree: ast.Module) -> bool:
 def _definitions(
     tree: ast.Module,
 ) -> dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef]:
-    found: dict[str, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    return {".".join(path): node for path, node in _qualified_definitions(tree.body, ())}
 
-    def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ClassDef):
-                path = (*prefix, stmt.name)
-                found[".".join(path)] = stmt
-                visit(stmt.body, path)
-            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
-                found[".".join((*prefix, stmt.name))] = stmt  # the last definition wins
 
-    visit(tree.body, ())
-    return found
+def _qualified_definitions(
+    body: list[ast.stmt], prefix: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every class, and every function defined in a class body, with its qualified name's
+    parts, in source order (a later definition of a name comes later)."""
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef):
+            path = (*prefix, stmt.name)
+            yield path, stmt
+            yield from _qualified_definitions(stmt.body, path)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
+            yield (*prefix, stmt.name), stmt
 
 
 def _insert_lines(
@@ -215,17 +217,8 @@ def find_markers(source: str | bytes) -> list[Marker]:
 def markers_in(tree: ast.Module) -> list[Marker]:
     """Every quarantine marker in a parsed module, in order."""
     found: list[Marker] = []
-
-    def visit(body: list[ast.stmt], prefix: tuple[str, ...]) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ClassDef):
-                path = (*prefix, stmt.name)
-                _collect(stmt, ".".join(path), found)
-                visit(stmt.body, path)
-            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and prefix:
-                _collect(stmt, ".".join((*prefix, stmt.name)), found)
-
-    visit(tree.body, ())
+    for path, node in _qualified_definitions(tree.body, ()):
+        _collect(node, ".".join(path), found)
     return found
 
 

@@ -128,6 +128,9 @@ class ModuleSummary:
     # asyncSetUp``/``asyncTearDown`` calls ``<x>.setUp``/``<x>.tearDown``.
     reentry_gate: bool = False
 
+    def bind(self, name: str, target: str) -> None:
+        self.bindings.setdefault(name, set()).add(target)
+
     def resolve(self, expr: ast.expr, depth: int = 0) -> set[str]:
         """Possible qualified names of an expression (``ModuleIndex.resolve`` over ``ast``)."""
         if depth > 20:
@@ -169,54 +172,10 @@ def summarise_with_tree(path: str, data: bytes) -> tuple[ModuleSummary, ast.Modu
     if b"asyncSetUp" in data or b"asyncTearDown" in data:
         summary.reentry_gate = reentry_gate(tree)
     pending: list[tuple[str, ast.expr]] = []
-
-    def bind(name: str, target: str) -> None:
-        summary.bindings.setdefault(name, set()).add(target)
-
-    def index(stmts: list[ast.stmt]) -> None:
-        for stmt in stmts:
-            if isinstance(stmt, ast.Import):
-                for alias in stmt.names:
-                    if alias.asname:
-                        bind(alias.asname, alias.name)
-                    else:
-                        head = alias.name.split(".")[0]
-                        bind(head, head)
-            elif isinstance(stmt, ast.ImportFrom):
-                module = "." * stmt.level + (stmt.module or "")
-                for alias in stmt.names:
-                    if alias.name == "*":
-                        summary.star_imports.append(module)
-                        continue
-                    target = f"{module}.{alias.name}" if module else alias.name
-                    if module.endswith("."):  # from . import x
-                        target = module + alias.name
-                    bind(alias.asname or alias.name, target)
-            elif isinstance(stmt, ast.ClassDef):
-                bind(stmt.name, LOCAL_PREFIX + stmt.name)
-            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                bind(stmt.name, UNKNOWN)
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                for target_expr in targets:
-                    if isinstance(target_expr, ast.Name):
-                        if stmt.value is not None:
-                            pending.append((target_expr.id, stmt.value))
-                    else:
-                        for sub in ast.walk(target_expr):
-                            if isinstance(sub, ast.Name):
-                                bind(sub.id, UNKNOWN)
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With)) or type(stmt).__name__ == "TryStar":
-                index(getattr(stmt, "body", []))
-                index(getattr(stmt, "orelse", []))
-                index(getattr(stmt, "finalbody", []))
-                for handler in getattr(stmt, "handlers", []):
-                    index(handler.body)
-
-    index(tree.body)
+    _index_bindings(tree.body, summary, pending)
     for name, value in pending:
         for target in summary.resolve(value):
-            bind(name, target)
+            summary.bind(name, target)
     found: list[tuple[ast.ClassDef, bool]] = []
     _collect_classes(tree.body, found, module_scope=True)
     # Two module-level classes of one name make the name ambiguous (as in ModuleIndex).
@@ -226,7 +185,7 @@ def summarise_with_tree(path: str, data: bytes) -> tuple[ModuleSummary, ast.Modu
             counts[node.name] = counts.get(node.name, 0) + 1
     for name, count in counts.items():
         if count > 1:
-            bind(name, UNKNOWN)
+            summary.bind(name, UNKNOWN)
     # Summarised once the bindings are final (bases and decorators are resolved with them).
     try:
         classes = [(_class_summary(summary, node, level), level) for node, level in found]
@@ -317,57 +276,103 @@ def _class_summary(summary: ModuleSummary, cls: ast.ClassDef, module_level: bool
     )
 
 
+# Module-level, never nested in summarise_with_tree: a nested function that calls itself is a
+# reference cycle, which kept each module's tree alive until the cyclic collector's next pass.
+def _index_bindings(
+    stmts: list[ast.stmt], summary: ModuleSummary, pending: list[tuple[str, ast.expr]]
+) -> None:
+    for stmt in stmts:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    summary.bind(alias.asname, alias.name)
+                else:
+                    head = alias.name.split(".")[0]
+                    summary.bind(head, head)
+        elif isinstance(stmt, ast.ImportFrom):
+            module = "." * stmt.level + (stmt.module or "")
+            for alias in stmt.names:
+                if alias.name == "*":
+                    summary.star_imports.append(module)
+                    continue
+                target = f"{module}.{alias.name}" if module else alias.name
+                if module.endswith("."):  # from . import x
+                    target = module + alias.name
+                summary.bind(alias.asname or alias.name, target)
+        elif isinstance(stmt, ast.ClassDef):
+            summary.bind(stmt.name, LOCAL_PREFIX + stmt.name)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            summary.bind(stmt.name, UNKNOWN)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target_expr in targets:
+                if isinstance(target_expr, ast.Name):
+                    if stmt.value is not None:
+                        pending.append((target_expr.id, stmt.value))
+                else:
+                    for sub in ast.walk(target_expr):
+                        if isinstance(sub, ast.Name):
+                            summary.bind(sub.id, UNKNOWN)
+        elif isinstance(stmt, (ast.If, ast.Try, ast.With)) or type(stmt).__name__ == "TryStar":
+            _index_bindings(getattr(stmt, "body", []), summary, pending)
+            _index_bindings(getattr(stmt, "orelse", []), summary, pending)
+            _index_bindings(getattr(stmt, "finalbody", []), summary, pending)
+            for handler in getattr(stmt, "handlers", []):
+                _index_bindings(handler.body, summary, pending)
+
+
 def _sync_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[SyncCall]:
     """``SyncCallFinder`` over ``ast``: the expression statements that call the hook's sync
     twin on the receiver or ``super(...)``, in the function's own scope."""
     params = [*func.args.posonlyargs, *func.args.args]
     if not params:
         return []  # the rule skips a hook without a receiver
-    receiver = params[0].arg
-    hook = func.name
-    sync_name = SYNC_FOR_HOOK[hook]
     found: list[SyncCall] = []
-
-    def walk(stmts: list[ast.stmt], plain: bool) -> None:
-        for stmt in stmts:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue  # other scopes: the finder does not enter them
-            if isinstance(stmt, ast.Expr):
-                target = _sync_target(stmt.value, receiver, sync_name)
-                if target is not None:
-                    call = stmt.value
-                    same = (stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset)
-                    if same != (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset):
-                        target = "other"  # parenthesised: the statement's text is not the call's
-                    found.append(
-                        SyncCall(
-                            hook,
-                            target,
-                            call.lineno,
-                            call.col_offset,
-                            call.end_lineno or call.lineno,
-                            call.end_col_offset or 0,
-                            plain,
-                        )
-                    )
-                continue
-            cases = getattr(stmt, "cases", None)  # ``match`` (3.10+; no ast.Match on 3.9)
-            if isinstance(cases, list):
-                for case in cases:
-                    walk(case.body, plain)
-                continue
-            for name in ("body", "finalbody"):
-                inner = getattr(stmt, name, None)
-                if isinstance(inner, list):
-                    walk(inner, plain)
-            for handler in getattr(stmt, "handlers", ()):
-                walk(handler.body, plain)
-            orelse = getattr(stmt, "orelse", None)
-            if isinstance(orelse, list):
-                walk(orelse, False)
-
-    walk(func.body, True)
+    _walk_sync_calls(func.body, True, (func.name, params[0].arg, SYNC_FOR_HOOK[func.name]), found)
     return found
+
+
+def _walk_sync_calls(
+    stmts: list[ast.stmt], plain: bool, names: tuple[str, str, str], found: list[SyncCall]
+) -> None:
+    """:func:`_sync_calls`' walk; *names*: the hook, the receiver, the sync twin's name."""
+    hook, receiver, sync_name = names
+    for stmt in stmts:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue  # other scopes: the finder does not enter them
+        if isinstance(stmt, ast.Expr):
+            target = _sync_target(stmt.value, receiver, sync_name)
+            if target is not None:
+                call = stmt.value
+                same = (stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset)
+                if same != (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset):
+                    target = "other"  # parenthesised: the statement's text is not the call's
+                found.append(
+                    SyncCall(
+                        hook,
+                        target,
+                        call.lineno,
+                        call.col_offset,
+                        call.end_lineno or call.lineno,
+                        call.end_col_offset or 0,
+                        plain,
+                    )
+                )
+            continue
+        cases = getattr(stmt, "cases", None)  # ``match`` (3.10+; no ast.Match on 3.9)
+        if isinstance(cases, list):
+            for case in cases:
+                _walk_sync_calls(case.body, plain, names, found)
+            continue
+        for name in ("body", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                _walk_sync_calls(inner, plain, names, found)
+        for handler in getattr(stmt, "handlers", ()):
+            _walk_sync_calls(handler.body, plain, names, found)
+        orelse = getattr(stmt, "orelse", None)
+        if isinstance(orelse, list):
+            _walk_sync_calls(orelse, False, names, found)
 
 
 def _sync_target(expr: ast.expr, receiver: str, sync_name: str) -> str | None:

@@ -46,22 +46,44 @@ def may_have_never_awaited_tests(tree: ast.Module) -> bool:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             bound.setdefault(node.name, set()).add("?")
 
-    def qualified(expr: ast.expr) -> set[str]:
+    names = _ModuleNames(classes, bound)
+    for cls in (definition for group in classes.values() for definition in group):
+        has_async_test = any(
+            isinstance(stmt, ast.AsyncFunctionDef)
+            and stmt.name.startswith("test")
+            and names.transparent(stmt)
+            for stmt in cls.body
+        )
+        if has_async_test and not names.certainly_excluded(cls, frozenset({cls.name})):
+            return True
+    return False
+
+
+class _ModuleNames:
+    """What a module's names refer to, as far as its own imports and classes tell. A class,
+    not nested functions: a nested function that calls itself is a reference cycle, which kept
+    the module's tree alive until the cyclic collector's next pass."""
+
+    def __init__(self, classes: dict[str, list[ast.ClassDef]], bound: dict[str, set[str]]):
+        self.classes = classes
+        self.bound = bound
+
+    def qualified(self, expr: ast.expr) -> set[str]:
         if isinstance(expr, ast.Name):
-            if expr.id in classes:
+            if expr.id in self.classes:
                 return {"local:" + expr.id}
-            return bound.get(expr.id, {"?"})
+            return self.bound.get(expr.id, {"?"})
         if isinstance(expr, ast.Attribute):
             return {
                 q + "." + expr.attr if q not in ("?",) and not q.startswith("local:") else "?"
-                for q in qualified(expr.value)
+                for q in self.qualified(expr.value)
             }
         return {"?"}
 
-    def certainly_excluded(cls: ast.ClassDef, seen: frozenset[str]) -> bool:
+    def certainly_excluded(self, cls: ast.ClassDef, seen: frozenset[str]) -> bool:
         """True when SSC004 cannot report on this class: an async-aware or foreign base."""
         for base in cls.bases:
-            names = qualified(base)
+            names = self.qualified(base)
             if len(names) != 1:
                 continue
             (name,) = names
@@ -70,25 +92,14 @@ def may_have_never_awaited_tests(tree: ast.Module) -> bool:
             if name.startswith("local:"):
                 parent = name[len("local:") :]
                 if parent not in seen and all(
-                    certainly_excluded(definition, seen | {parent})
-                    for definition in classes[parent]
+                    self.certainly_excluded(definition, seen | {parent})
+                    for definition in self.classes[parent]
                 ):
                     return True
             elif name != "?" and not name.startswith("unittest.") and name != "builtins.object":
                 return True  # imported from another module: SSC004 reports unknown bases never
         return False
 
-    def transparent(stmt: ast.AsyncFunctionDef) -> bool:
+    def transparent(self, stmt: ast.AsyncFunctionDef) -> bool:
         callees = [d.func if isinstance(d, ast.Call) else d for d in stmt.decorator_list]
-        return decorators_transparent([qualified(c) for c in callees])
-
-    for cls in (definition for group in classes.values() for definition in group):
-        has_async_test = any(
-            isinstance(stmt, ast.AsyncFunctionDef)
-            and stmt.name.startswith("test")
-            and transparent(stmt)
-            for stmt in cls.body
-        )
-        if has_async_test and not certainly_excluded(cls, frozenset({cls.name})):
-            return True
-    return False
+        return decorators_transparent([self.qualified(c) for c in callees])
