@@ -78,13 +78,50 @@ def test_a_run_with_parallel_screening_gives_the_same_results(
         result = check_paths(["."], Options(jobs=2, cache_dir=None))
         return [(os.fspath(f.path), f.status, f.findings, f.error) for f in result.files]
 
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(screening, "_CHUNK", 25)
+    shared_after_the_pool_started = outcome()  # (the default for a tree this size)
+    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
     parallel = outcome()
     monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(screening, "SHARE_MIN_FILES_LEFT", 10**9)
     serial = outcome()
     assert parallel == serial
+    assert shared_after_the_pool_started == serial
     assert any(findings for _p, _s, findings, _e in serial)
+
+
+def test_workers_started_for_the_engine_share_the_rest_of_the_pass(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the caller has started the engine's workers (enough candidates seen), the files
+    left are screened by them and this process together, with the same results in order."""
+    files = discover([repo]).files
+    shared: list[int] = []
+    real = screening._screen_shared
+
+    def recording(items: list[tuple[int, str]], *args: Any) -> Any:
+        shared.append(len(items))
+        return real(items, *args)
+
+    monkeypatch.setattr(screening, "_screen_shared", recording)
+    early = EarlyPool(2)
+    seen = []
+    try:
+        for first in screening.screen_all(
+            files,
+            list(ALL_RULES),
+            skip=frozenset({"SSC004"}),
+            use_project=True,
+            budget=60.0,
+            early=early,
+        ):
+            seen.append(_plain(first))
+            if first.matched:
+                early.expect_task()  # as the api does: the pool starts at the 8th
+    finally:
+        early.discard()
+    assert len(shared) == 1 and screening.SHARE_MIN_FILES_LEFT <= shared[0] < len(files)
+    assert seen == _screen(files, jobs=2)  # this caller starts no pool: one process
 
 
 @pytest.mark.parametrize("bridges", [0, 12], ids=["pool-unused", "pool-taken-over"])

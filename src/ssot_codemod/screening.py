@@ -31,7 +31,7 @@ from ssot_codemod.project.run import index_wants
 from ssot_codemod.results import read_error
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     from ssot_codemod.engine import TreeVerdict
     from ssot_codemod.parallel import EarlyPool
@@ -41,6 +41,10 @@ __all__ = ["PARALLEL_MIN_FILES", "FirstPass", "screen_all"]
 
 # Below this many files the first pass takes less than a worker needs to start.
 PARALLEL_MIN_FILES = 4_000
+# Workers started for the engine (enough candidates seen) share the rest of the first pass when
+# at least this many files are left: the pass costs up to ~1.5 ms a file (a candidate's module
+# is parsed and summarised), a chunk's round trip well under one.
+SHARE_MIN_FILES_LEFT = 100
 # Files per chunk: large enough that sending a chunk costs little next to screening it; towards
 # the end chunks get smaller, down to _MIN_CHUNK, so that the processes finish together (the
 # main one waits for the last chunks of the workers before the project index can start).
@@ -79,21 +83,42 @@ def screen_all(
     decided = tuple(rule.code for rule in rules if rule.code in skip) if use_project else ()
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     pool = early.start(screening=True) if len(items) >= PARALLEL_MIN_FILES else None
-    if pool is None:
-        # One file at a time: the caller sees the candidates as they are found, and starts
-        # the engine's workers (EarlyPool.expect_task) while this pass goes on.
-        from ssot_codemod.parallel import rules_for
-
-        selected = rules_for(codes)
-        others = rules_for(decided)
-        with alarm_handler():
-            for index, path in items:
-                yield screen_one(index, path, selected, use_project, budget, others)
+    if pool is not None:
+        yield from _screen_shared(items, pool, early.jobs, codes, use_project, budget, decided)
         return
-    chunks = _chunks(items, early.jobs)
+    # One file at a time: the caller sees the candidates as they are found, and starts the
+    # engine's workers (EarlyPool.expect_task) while this pass goes on. Once they exist (enough
+    # candidates seen), they import LibCST and then share what is left of the pass.
+    from ssot_codemod.parallel import rules_for
+
+    selected = rules_for(codes)
+    others = rules_for(decided)
+    with alarm_handler():
+        for position, (index, path) in enumerate(items):
+            yield screen_one(index, path, selected, use_project, budget, others)
+            left = items[position + 1 :]
+            if early.pool is not None and len(left) >= SHARE_MIN_FILES_LEFT:
+                yield from _screen_shared(
+                    left, early.pool, early.jobs, codes, use_project, budget, decided
+                )
+                return
+
+
+def _screen_shared(
+    items: list[tuple[int, str]],
+    pool: ProcessPoolExecutor,
+    jobs: int,
+    codes: tuple[str, ...],
+    use_project: bool,
+    budget: float | None,
+    decided: tuple[str, ...],
+) -> Iterator[FirstPass]:
+    """:func:`screen_chunk` over *items*, chunk by chunk, by the pool's workers and this
+    process together; the results in file order."""
+    chunks = _chunks(items, jobs)
     mine: dict[int, list[FirstPass]] = {}
     theirs: dict[int, Future[list[FirstPass]]] = {}
-    queued = 2 * early.jobs  # each worker has its next chunk waiting when it finishes one
+    queued = 2 * jobs  # each worker has its next chunk waiting when it finishes one
     for number, chunk in enumerate(chunks):
         if sum(not f.done() for f in theirs.values()) < queued:
             try:
