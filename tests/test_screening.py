@@ -315,6 +315,6 @@ def test_few_files_go_to_workers_that_imported_libcst_already(
     if warmed:
         early.warm()
     task = parallel.Task(0, "few.py", SAMPLE.encode(), ("SSC001",), False, None)
-    results = parallel.compute_all([task], 2, lambda: None, early)
+    results = parallel.compute_all([task], 2, lambda done: None, early)
     assert results[0].error is None and results[0].new is not None
     assert in_process == ([] if warmed else [1])

@@ -39,8 +39,10 @@ from ssot_codemod.results import (
     read_error,
 )
 from ssot_codemod.verify import VerifyResult, rollback, run_verify, split_command
+from ssot_codemod.write_queue import WriteQueue
 
 if TYPE_CHECKING:
+    from ssot_codemod.backup import Committed
     from ssot_codemod.cache import ResultsCache
     from ssot_codemod.engine import TreeVerdict
     from ssot_codemod.files import Discovery
@@ -406,54 +408,39 @@ def _run(
             tasks.append(task)
             return task
 
-        computed = compute_all(prepared(), effective_jobs(options.jobs), tick, early)
+        # Without --helper-module no rewrite waits for another file's: each is written while
+        # the engine works on the others (write_queue.py).
+        streamed = WriteQueue() if mode == "apply" and helper is None else None
+        queued: list[tuple[int, FileResult]] = []  # (their results, in the order written)
+
+        def computed_one(outcome: Computed) -> None:
+            if streamed is not None:
+                index = outcome.index
+                path = discovery.files[index]
+                results[index], write = _finish(path, outcome, originals[index], mode)
+                if write:
+                    assert outcome.new_bytes is not None
+                    queued.append((index, results[index]))
+                    streamed.add((path, originals[index], outcome.new_bytes))
+            tick()
+
+        try:
+            computed = compute_all(prepared(), effective_jobs(options.jobs), computed_one, early)
+        except BaseException:
+            if streamed is not None:
+                streamed.stop()  # the batch being written completes; the queued ones are dropped
+            raise
         tasks.sort(key=lambda task: task.index)  # path order again (check defers some files)
     finally:
         early.discard()  # interrupted before compute_all took it over
-
-    # The helper module first: the rewritten files that import from it are written only once it
-    # defines the helper.
-    helper_result: FileResult | None = None
-    blocked = False
-    if helper is not None:
-        assert options.helper_module is not None
-        needing = [
-            t.index
-            for t in tasks
-            if t.index != helper.index and uses_helper(computed[t.index], originals[t.index])
-        ]
-        if needing:
-            helper_result = ensure_helper_module(
-                options.helper_module, helper, computed, originals, results, mode
-            )
-            blocked = helper_result is not None and helper_result.status == "error"
-
-    writes: list[tuple[int, Path, FileResult, bytes, bytes]] = []  # committed together
-    for task in tasks:  # path order
-        path = discovery.files[task.index]
-        outcome = computed[task.index]
-        if helper_result is not None and helper is not None and task.index == helper.index:
-            continue
-        if blocked and uses_helper(outcome, originals[task.index]):
-            assert helper_result is not None
-            results[task.index] = FileResult(
-                path,
-                "error",
-                findings=outcome.findings,
-                error=f"not rewritten: it would import {HELPER_NAME} from "
-                f"{options.helper_module}, which could not be written "
-                f"({display(helper_result.path)})",
-                parsed=True,
-            )
-            continue
-        results[task.index], write = _finish(path, outcome, originals[task.index], mode)
-        if write:
-            assert outcome.new_bytes is not None
-            writes.append(
-                (task.index, path, results[task.index], originals[task.index], outcome.new_bytes)
-            )
-    if writes:
-        _write_out(writes, results)
+    if streamed is not None:
+        # Every computed file has its result; the rewrites are written once the queue is done.
+        _record_commits(queued, streamed.finish(), results)
+        helper_result = None
+    else:
+        helper_result = _finish_tasks(
+            tasks, computed, originals, results, helper, options, mode, discovery.files
+        )
 
     ordered_results = [results[i] for i in range(total)]
     project_report = project.report() if project is not None else None
@@ -478,6 +465,65 @@ def _run(
         helper_module_path=helper_path,
         project=project_report,
     )
+
+
+def _finish_tasks(
+    tasks: Sequence[Task],
+    computed: dict[int, Computed],
+    originals: dict[int, bytes],
+    results: dict[int, FileResult],
+    helper: HelperTarget | None,
+    options: Options,
+    mode: Literal["check", "apply", "dry-run"],
+    files: Sequence[Path],
+) -> FileResult | None:
+    """Every task's result from its computed outcome, in path order; apply writes the rewrites
+    together (:func:`_write_out`), after the --helper-module file if they need it (whose result
+    is returned)."""
+    # The helper module first: the rewritten files that import from it are written only once it
+    # defines the helper.
+    helper_result: FileResult | None = None
+    blocked = False
+    if helper is not None:
+        assert options.helper_module is not None
+        needing = [
+            t.index
+            for t in tasks
+            if t.index != helper.index and uses_helper(computed[t.index], originals[t.index])
+        ]
+        if needing:
+            helper_result = ensure_helper_module(
+                options.helper_module, helper, computed, originals, results, mode
+            )
+            blocked = helper_result is not None and helper_result.status == "error"
+
+    writes: list[tuple[int, Path, FileResult, bytes, bytes]] = []  # committed together
+    for task in tasks:  # path order
+        path = files[task.index]
+        outcome = computed[task.index]
+        if helper_result is not None and helper is not None and task.index == helper.index:
+            continue
+        if blocked and uses_helper(outcome, originals[task.index]):
+            assert helper_result is not None
+            results[task.index] = FileResult(
+                path,
+                "error",
+                findings=outcome.findings,
+                error=f"not rewritten: it would import {HELPER_NAME} from "
+                f"{options.helper_module}, which could not be written "
+                f"({display(helper_result.path)})",
+                parsed=True,
+            )
+            continue
+        results[task.index], write = _finish(path, outcome, originals[task.index], mode)
+        if write:
+            assert outcome.new_bytes is not None
+            writes.append(
+                (task.index, path, results[task.index], originals[task.index], outcome.new_bytes)
+            )
+    if writes:
+        _write_out(writes, results)
+    return helper_result
 
 
 def _finish(
@@ -508,10 +554,21 @@ def _write_out(
     """Write apply's rewrites, all in one :func:`~ssot_codemod.backup.commit_rewrites` (its
     fsyncs paid per directory, not per file); a file that cannot be written is an error of its
     own, the others are written."""
-    from ssot_codemod.backup import ApplyRefused, commit_rewrites
+    from ssot_codemod.backup import commit_rewrites
 
     done = commit_rewrites([(path, original, new) for _, path, _, original, new in writes])
-    for (index, _, base, _, _), committed in zip(writes, done):
+    _record_commits([(index, base) for index, _, base, _, _ in writes], done, results)
+
+
+def _record_commits(
+    written: Sequence[tuple[int, FileResult]],
+    done: Sequence[Committed],
+    results: dict[int, FileResult],
+) -> None:
+    """Each written file's result: "changed", or the error that kept it unchanged."""
+    from ssot_codemod.backup import ApplyRefused
+
+    for (index, base), committed in zip(written, done):
         error = committed.error
         if error is None:
             results[index] = replace(base, status="changed")

@@ -231,7 +231,7 @@ def _guarded(task: Task, step: Callable[[Task], _T]) -> _T | Computed:
 
 
 def _compute_one_by_one(
-    tasks: list[Task], results: dict[int, Computed], tick: Callable[[], None]
+    tasks: list[Task], results: dict[int, Computed], tick: Callable[[Computed], None]
 ) -> None:
     """Finish *tasks* not in *results* one at a time in a single worker process.
 
@@ -275,7 +275,7 @@ def _compute_one_by_one(
             except Exception as exc:
                 error = f"internal error: {type(exc).__name__}: {exc}"
                 results[task.index] = Computed(task.index, error=error)
-            tick()
+            tick(results[task.index])
         if pool is not None:
             pool.shutdown()
             pool = None
@@ -395,12 +395,13 @@ def _warm_pool(pool: ProcessPoolExecutor, workers: int) -> None:
 def compute_all(
     tasks: Iterable[Task],
     jobs: int,
-    tick: Callable[[], None],
+    tick: Callable[[Computed], None],
     early: EarlyPool | None = None,
 ) -> dict[int, Computed]:
-    """Every task's :class:`Computed`, by file index. *tasks* may be a lazy iterable: with a
-    pool, each task is handed to a worker as soon as the caller yields it, so the workers
-    start on the first files while the caller is still preparing the others."""
+    """Every task's :class:`Computed`, by file index; *tick* is called with each as soon as it
+    is in (the caller may act on it while the others are computed). *tasks* may be a lazy
+    iterable: with a pool, each task is handed to a worker as soon as the caller yields it, so
+    the workers start on the first files while the caller is still preparing the others."""
     from ssot_codemod.deadline import can_interrupt
 
     warmed = early is not None and early.warmed
@@ -424,7 +425,7 @@ def compute_all(
             _warm()
         for task in seen:
             results[task.index] = compute(task)
-            tick()
+            tick(results[task.index])
         return results
 
     from concurrent.futures import FIRST_COMPLETED, wait
@@ -465,7 +466,7 @@ def compute_all(
                     results[task.index] = Computed(
                         task.index, error=f"internal error: {type(exc).__name__}: {exc}"
                     )
-                tick()
+                tick(results[task.index])
     except BrokenProcessPool:
         pass  # a worker died (crash, OOM kill): the unfinished files are retried one by one
     except (OSError, NotImplementedError):
@@ -474,7 +475,7 @@ def compute_all(
         for task in seen:
             if task.index not in results:
                 results[task.index] = compute(task)
-                tick()
+                tick(results[task.index])
     finally:
         if pool is not None:
             # Stopped by their handles even when every result is in: a worker's own exit

@@ -1,0 +1,90 @@
+"""Apply's writes, made while the engine is still working on other files.
+
+Writing a rewrite (its backup, the journal, the new bytes, their fsyncs: :mod:`ssot_codemod.backup`)
+waits mostly on the disk, and the engine's work on the next files needs none of it. So, where no
+rewrite depends on another file being written first (no ``--helper-module``), each rewrite is
+queued as soon as it is computed, and one background thread commits the queue in batches of
+:data:`BATCH` with :func:`~ssot_codemod.backup.commit_rewrites` (its fsyncs paid per directory
+and batch) while the engine goes on. One thread, so the journal of a directory has one writer;
+each file keeps every guarantee of a single commit (backup first, atomic replace, nothing
+overwritten). On a 500-file ``apply`` this took the writing (0.2-0.6 s, depending on fsync
+latency) off the end of the run.
+
+If the run is interrupted, :meth:`WriteQueue.stop` lets the batch being written finish and drops
+the queued ones: every file is then either untouched or rewritten with its backup and journal
+entry, as with an interrupted single commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from ssot_codemod.backup import Committed
+
+__all__ = ["BATCH", "Rewrite", "WriteQueue"]
+
+# Files per commit: as many as backup.commit_rewrites syncs together (its chunk of a directory).
+BATCH = 64
+
+# One file to write: its path, the bytes the engine read, the bytes to write.
+Rewrite = tuple[Path, bytes, bytes]
+
+
+def _commit(batch: Sequence[Rewrite]) -> list[Committed]:
+    from ssot_codemod.backup import commit_rewrites
+
+    return commit_rewrites(batch)
+
+
+class WriteQueue:
+    """Rewrites committed in the background, batch by batch, in the order they were added."""
+
+    def __init__(self, batch: int | None = None) -> None:
+        self._batch = max(1, BATCH if batch is None else batch)
+        self._waiting: list[Rewrite] = []
+        self._submitted: list[tuple[list[Rewrite], Future[list[Committed]]]] = []
+        self._executor: ThreadPoolExecutor | None = None
+
+    def add(self, rewrite: Rewrite) -> None:
+        self._waiting.append(rewrite)
+        if len(self._waiting) >= self._batch:
+            self._submit()
+
+    def finish(self) -> list[Committed]:
+        """Commit what is left, wait for every batch: one :class:`Committed` per rewrite, in
+        the order they were added. An unexpected error of a batch is raised here."""
+        self._submit()
+        try:
+            return [done for _, future in self._submitted for done in future.result()]
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            self._shut_down()
+
+    def stop(self) -> None:
+        """Drop the batches not yet started; wait for the one being written."""
+        self._waiting = []
+        for _, future in self._submitted:
+            future.cancel()
+        self._shut_down()
+
+    def _submit(self) -> None:
+        if not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="ssot-codemod-write")
+        self._submitted.append((batch, self._executor.submit(_commit, batch)))
+
+    def _shut_down(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
