@@ -304,3 +304,24 @@ def test_encode_unrepresentable_character() -> None:
     source = read_source(SAMPLES["latin1_cookie"])
     with pytest.raises(EngineError, match="cannot encode"):
         encode_source("s = '漢'\n", source)
+
+
+def test_absolute_paths_are_abspath_with_one_working_directory_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssot_codemod.files import absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    paths: list[str | Path] = [
+        "a.py",
+        "pkg/../b.py",
+        "./c/d.py",
+        "c//e.py",
+        ".",
+        "..",
+        "x/",
+        str(tmp_path / "abs" / ".." / "f.py"),
+        "/",
+        Path("pkg") / "g.py",
+    ]
+    assert absolute_paths(paths) == [os.path.abspath(p) for p in paths]

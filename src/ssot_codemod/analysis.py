@@ -476,6 +476,8 @@ def _walk_classes(
     found: list[ClassInfo],
 ) -> None:
     for stmt in statements:
+        if type(stmt) is cst.SimpleStatementLine:
+            continue  # most statements: no class, no statement inside
         anchor = top if top is not None else stmt
         if isinstance(stmt, cst.ClassDef):
             info = ClassInfo(stmt.name.value, stmt, top_level=anchor, module_scope=scope)

@@ -26,6 +26,7 @@ from ssot_codemod.types import EngineError
 
 __all__ = [
     "PROJECT_ROOT_MARKERS",
+    "absolute_paths",
     "common_directory",
     "DEFAULT_EXCLUDES",
     "Discovery",
@@ -91,6 +92,21 @@ def listing_digest(names: Iterable[str]) -> str:
 
 #: Files whose directory is a project's root (ruff and pytest look for the same ones).
 PROJECT_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def absolute_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """``os.path.abspath`` of each of *paths*, asking for the working directory once: per
+    path, that system call and the join made up most of the cost (30,000 of them on a 10,000
+    file project)."""
+    if os.name != "posix":
+        return [os.path.abspath(path) for path in paths]
+    cwd = os.getcwd()
+    join, normpath, isabs = os.path.join, os.path.normpath, os.path.isabs
+    out = []
+    for path in paths:
+        text = os.fspath(path)
+        out.append(normpath(text if isabs(text) else join(cwd, text)))
+    return out
 
 
 def common_directory(paths: Sequence[Path]) -> Path | None:

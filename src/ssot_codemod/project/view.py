@@ -29,10 +29,16 @@ class ProjectView:
     # What building the view looked at besides the index's own reads (see dependencies()).
     looked_at: tuple[tuple[str, ...], tuple[str, ...], bool] = field(default=((), (), True))
     listings: tuple[tuple[str, str], ...] = ()  # the project walk's (files.Discovery.listings)
+    # Each named file's absolute path, by the path the run knows it by.
+    absolute: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once: per file it cost a set of every named path (quadratic on big trees).
         self._writable = frozenset(self.named)
+
+    def _absolute_path(self, path: Path) -> str:
+        text = os.fspath(path)
+        return self.absolute.get(text, text)
 
     @classmethod
     def build(
@@ -47,13 +53,13 @@ class ProjectView:
         """*data*: the bytes the first pass kept; *summaries*: modules it summarised already."""
         if not options.project_view or not files:
             return None
-        from ssot_codemod.files import discover
+        from ssot_codemod.files import absolute_paths, discover
         from ssot_codemod.project.index import ProjectIndex
         from ssot_codemod.project.run import needs_whole_project, project_root
 
         as_paths = [Path(p) for p in paths]
         root = project_root(as_paths, options.project_root)
-        named = tuple(os.path.abspath(f) for f in files)
+        named = tuple(absolute_paths(files))
         everything: list[str] = list(named)
         extra: list[str] = []
         watched: list[str] = []
@@ -87,7 +93,8 @@ class ProjectView:
             if index_wants(index.memo, path, content):
                 index.data[path] = content
         looked_at = (tuple(watched), tuple(probed), replayable)
-        return cls(index, named, options.unsafe_fixes, looked_at, listings)
+        absolute = dict(zip(map(os.fspath, files), named))
+        return cls(index, named, options.unsafe_fixes, looked_at, listings, absolute)
 
     def dependencies(self) -> tuple[list[str], list[str], bool]:
         """What this view's answers were decided from, for :mod:`ssot_codemod.snapshot`: paths
@@ -102,11 +109,11 @@ class ProjectView:
     def extra_codes(self, path: Path) -> set[str]:
         from ssot_codemod.project.run import extra_codes
 
-        return extra_codes(self.index, os.fspath(path))
+        return extra_codes(self.index, self._absolute_path(path))
 
     def context_for(self, path: Path) -> ProjectContext:
         context: ProjectContext = self.index.context_for(
-            os.fspath(path), unsafe_fixes=self.unsafe_fixes, writable=self._writable
+            self._absolute_path(path), unsafe_fixes=self.unsafe_fixes, writable=self._writable
         )
         return context
 
