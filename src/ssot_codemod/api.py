@@ -413,19 +413,26 @@ def _run(
         streamed = WriteQueue() if mode == "apply" and helper is None else None
         queued: list[tuple[int, FileResult]] = []  # (their results, in the order written)
 
+        def finished(outcome: Computed) -> None:
+            assert streamed is not None
+            index = outcome.index
+            path = discovery.files[index]
+            results[index], write = _finish(path, outcome, originals[index], mode)
+            if write:
+                assert outcome.new_bytes is not None
+                queued.append((index, results[index]))
+                streamed.add((path, originals[index], outcome.new_bytes))
+
         def computed_one(outcome: Computed) -> None:
             if streamed is not None:
-                index = outcome.index
-                path = discovery.files[index]
-                results[index], write = _finish(path, outcome, originals[index], mode)
-                if write:
-                    assert outcome.new_bytes is not None
-                    queued.append((index, results[index]))
-                    streamed.add((path, originals[index], outcome.new_bytes))
+                finished(outcome)
             tick()
 
         try:
             computed = compute_all(prepared(), effective_jobs(options.jobs), computed_one, early)
+            if streamed is not None:
+                for index in sorted(computed.keys() - results.keys()):  # (none: each is ticked)
+                    finished(computed[index])
         except BaseException:
             if streamed is not None:
                 streamed.stop()  # the batch being written completes; the queued ones are dropped
