@@ -94,10 +94,10 @@ def screen_all(
     selected = rules_for(codes)
     others = rules_for(decided)
     with alarm_handler():
-        for position, (index, path) in enumerate(items):
+        for position, (index, path) in enumerate(items, start=1):
             yield screen_one(index, path, selected, use_project, budget, others)
-            left = items[position + 1 :]
-            if early.pool is not None and len(left) >= SHARE_MIN_FILES_LEFT:
+            if early.pool is not None and len(items) - position >= SHARE_MIN_FILES_LEFT:
+                left = items[position:]
                 yield from _screen_shared(
                     left, early.pool, early.jobs, codes, use_project, budget, decided
                 )
