@@ -33,22 +33,26 @@ def _plain(seen: screening.FirstPass) -> dict[str, object]:
     return {k: v for k, v in dataclasses.asdict(seen).items() if k != "spent"}
 
 
-def _screen(files: list[Path], jobs: int) -> list[dict[str, object]]:
+def _screen(files: list[Path], jobs: int, *, starts_pool: bool = False) -> list[dict[str, object]]:
+    """Every file's first pass; *starts_pool*: a caller like the api's, which starts the
+    engine's workers once enough files matched."""
     early = EarlyPool(jobs)
+    seen = []
     try:
-        return [
-            _plain(s)
-            for s in screening.screen_all(
-                files,
-                list(ALL_RULES),
-                skip=frozenset({"SSC004"}),
-                use_project=True,
-                budget=60.0,
-                early=early,
-            )
-        ]
+        for first in screening.screen_all(
+            files,
+            list(ALL_RULES),
+            skip=frozenset({"SSC004"}),
+            use_project=True,
+            budget=60.0,
+            early=early,
+        ):
+            seen.append(_plain(first))
+            if starts_pool and first.matched:
+                early.expect_task()  # the pool starts at the MIN_POOL_CANDIDATES-th
     finally:
         early.discard()
+    return seen
 
 
 def test_workers_screen_exactly_what_one_process_screens(
@@ -104,22 +108,7 @@ def test_workers_started_for_the_engine_share_the_rest_of_the_pass(
         return real(items, *args)
 
     monkeypatch.setattr(screening, "_screen_shared", recording)
-    early = EarlyPool(2)
-    seen = []
-    try:
-        for first in screening.screen_all(
-            files,
-            list(ALL_RULES),
-            skip=frozenset({"SSC004"}),
-            use_project=True,
-            budget=60.0,
-            early=early,
-        ):
-            seen.append(_plain(first))
-            if first.matched:
-                early.expect_task()  # as the api does: the pool starts at the 8th
-    finally:
-        early.discard()
+    seen = _screen(files, jobs=2, starts_pool=True)
     assert len(shared) == 1 and screening.SHARE_MIN_FILES_LEFT <= shared[0] < len(files)
     assert seen == _screen(files, jobs=2)  # this caller starts no pool: one process
 
