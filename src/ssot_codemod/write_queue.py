@@ -7,8 +7,9 @@ queued as soon as it is computed, and one background thread commits the queue in
 :data:`BATCH` with :func:`~ssot_codemod.backup.commit_rewrites` (its fsyncs paid per directory
 and batch) while the engine goes on. One thread, so the journal of a directory has one writer;
 each file keeps every guarantee of a single commit (backup first, atomic replace, nothing
-overwritten). On a 500-file ``apply`` this took the writing (0.2-0.6 s, depending on fsync
-latency) off the end of the run.
+overwritten). On a 500-file ``apply`` the writing (0.2-0.6 s, depending on fsync latency) no
+longer comes after the engine's work: its waits on the disk overlap that work (its own CPU time,
+hashing and copying bytes, still counts).
 
 If the run is interrupted, :meth:`WriteQueue.stop` lets the batch being written finish and drops
 the queued ones: every file is then either untouched or rewritten with its backup and journal
