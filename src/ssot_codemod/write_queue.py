@@ -48,7 +48,7 @@ class WriteQueue:
     def __init__(self, batch: int | None = None) -> None:
         self._batch = max(1, BATCH if batch is None else batch)
         self._waiting: list[Rewrite] = []
-        self._submitted: list[tuple[list[Rewrite], Future[list[Committed]]]] = []
+        self._submitted: list[Future[list[Committed]]] = []
         self._executor: ThreadPoolExecutor | None = None
 
     def add(self, rewrite: Rewrite) -> None:
@@ -61,7 +61,7 @@ class WriteQueue:
         the order they were added. An unexpected error of a batch is raised here."""
         self._submit()
         try:
-            return [done for _, future in self._submitted for done in future.result()]
+            return [done for future in self._submitted for done in future.result()]
         except BaseException:
             self.stop()
             raise
@@ -71,9 +71,7 @@ class WriteQueue:
     def stop(self) -> None:
         """Drop the batches not yet started; wait for the one being written."""
         self._waiting = []
-        for _, future in self._submitted:
-            future.cancel()
-        self._shut_down()
+        self._shut_down(cancel=True)
 
     def _submit(self) -> None:
         if not self._waiting:
@@ -83,9 +81,9 @@ class WriteQueue:
             from concurrent.futures import ThreadPoolExecutor
 
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="ssot-codemod-write")
-        self._submitted.append((batch, self._executor.submit(_commit, batch)))
+        self._submitted.append(self._executor.submit(_commit, batch))
 
-    def _shut_down(self) -> None:
+    def _shut_down(self, *, cancel: bool = False) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=True, cancel_futures=cancel)
             self._executor = None
