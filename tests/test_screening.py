@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import pytest
 from ssot_codemod import screening
 from ssot_codemod.api import Options, apply_paths, check_paths
 from ssot_codemod.files import discover
-from ssot_codemod.parallel import EarlyPool
+from ssot_codemod.parallel import EarlyPool, start_method
 from ssot_codemod.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +29,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("screening") / "repo"
     gen_monorepo.generate_ssot(root, 400, 77)
     return root
+
+
+def _share_from(monkeypatch: pytest.MonkeyPatch, files: int) -> None:
+    """The first pass is shared with workers from this many files on, however they start."""
+    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", {"spawn": files, "fork": files})
 
 
 def _plain(seen: screening.FirstPass) -> dict[str, object]:
@@ -55,16 +63,51 @@ def _screen(files: list[Path], jobs: int, *, starts_pool: bool = False) -> list[
     return seen
 
 
+@pytest.fixture(params=["fork", "spawn"])
+def workers_start(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Pools made during the test start their workers this way: ``spawn`` because another
+    thread is running (as the progress bar's may), ``fork`` where this process runs none."""
+    wanted: str = request.param
+    other = None
+    release = threading.Event()
+    if wanted == "spawn":
+        other = threading.Thread(target=release.wait, name="another thread")
+        other.start()
+    try:
+        if start_method() != wanted:
+            pytest.skip(f"workers cannot be started by {wanted} here")
+        yield wanted
+    finally:
+        release.set()
+        if other is not None:
+            other.join()
+
+
+def test_start_method_forks_only_without_other_threads() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
+    if sys.platform == "linux" and threading.active_count() == 1:
+        assert start_method() == "fork"
+    elif sys.platform != "linux":
+        assert start_method() == "spawn"
+
+
 def test_workers_screen_exactly_what_one_process_screens(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, monkeypatch: pytest.MonkeyPatch, workers_start: str
 ) -> None:
     files = discover([repo]).files
     missing = repo / "gone.py"  # listed, then gone before it is read: an error for that file
     files = [*files, missing]
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
+    _share_from(monkeypatch, 1)
     monkeypatch.setattr(screening, "_CHUNK", 25)  # chunks for the workers and for this process
     parallel = _screen(files, jobs=2)
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
+    _share_from(monkeypatch, 10**9)
     serial = _screen(files, jobs=2)
     assert parallel == serial
     assert [row["index"] for row in serial] == list(range(len(files)))  # file order
@@ -74,7 +117,7 @@ def test_workers_screen_exactly_what_one_process_screens(
 
 
 def test_a_run_with_parallel_screening_gives_the_same_results(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, monkeypatch: pytest.MonkeyPatch, workers_start: str
 ) -> None:
     monkeypatch.chdir(repo)
 
@@ -84,9 +127,9 @@ def test_a_run_with_parallel_screening_gives_the_same_results(
 
     monkeypatch.setattr(screening, "_CHUNK", 25)
     shared_after_the_pool_started = outcome()  # (the default for a tree this size)
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
+    _share_from(monkeypatch, 1)
     parallel = outcome()
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
+    _share_from(monkeypatch, 10**9)
     monkeypatch.setattr(screening, "SHARE_MIN_FILES_LEFT", 10**9)
     serial = outcome()
     assert parallel == serial
@@ -136,14 +179,14 @@ def test_a_pool_started_by_the_first_pass_is_taken_over_or_stopped(
         result = apply_paths(["."], Options(jobs=2), dry_run=True)
         return [(f.path.name, f.status, f.findings, f.error, f.new) for f in result.files]
 
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 1)
+    _share_from(monkeypatch, 1)
     monkeypatch.setattr(screening, "_CHUNK", 10)
     parallel = outcome()
     deadline = time.monotonic() + 10  # killed workers are reaped as they exit
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert multiprocessing.active_children() == []
-    monkeypatch.setattr(screening, "PARALLEL_MIN_FILES", 10**9)
+    _share_from(monkeypatch, 10**9)
     assert parallel == outcome()
     assert sum(1 for row in parallel if row[1] == "would-change") == bridges
 

@@ -38,6 +38,7 @@ __all__ = [
     "kill",
     "new_pool",
     "rules_for",
+    "start_method",
 ]
 
 # Spawning workers costs an interpreter start plus ``import libcst`` (~0.5 s each, more on a
@@ -288,12 +289,39 @@ def new_pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # "spawn": no fork of a parent that may run threads (the progress bar); same on every OS.
     return ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=multiprocessing.get_context(start_method()),
         initializer=_start_worker,
     )
+
+
+def start_method() -> str:
+    """How a new pool starts its workers: ``fork`` on Linux while this process runs no other
+    thread, ``spawn`` anywhere else.
+
+    A forked worker has every module this process imported: a spawned one starts an
+    interpreter and imports the first pass's modules again (~0.15 s of CPU each, while the
+    main process screens on the same cores: a tenth of a 10,000-file ``check`` on two).
+    Forking is unsafe once another thread may hold a lock the child would need (the progress
+    bar's, or a thread of a program calling the library), and on macOS, whose system libraries
+    are not fork-safe; those get ``spawn``, which works the same everywhere. So does a Python
+    whose ProcessPoolExecutor would fork workers on demand, once its own manager thread runs
+    (CPython issue 90622; the fix, ``_launch_processes``, starts forked ones all at once).
+    """
+    import multiprocessing
+    import sys
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    if (
+        sys.platform == "linux"
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+        and hasattr(ProcessPoolExecutor, "_launch_processes")
+    ):
+        return "fork"
+    return "spawn"
 
 
 def kill(pool: ProcessPoolExecutor) -> None:
@@ -316,11 +344,12 @@ def kill(pool: ProcessPoolExecutor) -> None:
 class EarlyPool:
     """A process pool whose workers start while the run is still reading and indexing.
 
-    A spawned worker costs an interpreter start plus ``import libcst`` (~0.5 s), paid before its
-    first file. The first pass already knows which files will reach the engine (their byte
-    prefilters matched and the cache holds no answer for them): once :data:`MIN_POOL_CANDIDATES`
-    such files are seen, the workers are started and import LibCST (:meth:`warm`) while the
-    main process goes on with the other files and the project index. On a big tree the first
+    A worker costs ``import libcst`` (~0.3 s; a spawned one also an interpreter start and the
+    first pass's imports: :func:`start_method`), paid before its first file. The first pass
+    already knows which files will reach the engine (their byte prefilters matched and the
+    cache holds no answer for them): once :data:`MIN_POOL_CANDIDATES` such files are seen, the
+    workers are started and import LibCST (:meth:`warm`) while the main process goes on with
+    the other files and the project index. On a big tree the first
     pass starts the pool itself (:meth:`start`), to share its own work with the workers
     (:mod:`ssot_codemod.screening`). :func:`compute_all` then takes the pool over; a pool it
     does not want (too few tasks after all) is discarded unused.
@@ -357,7 +386,8 @@ class EarlyPool:
             self.started = True
             try:
                 pool = new_pool(self.jobs)
-                # Workers are spawned on demand, one per waiting submission: one each.
+                # Spawned workers start on demand, one per waiting submission (forked ones
+                # all at the first): one submission each.
                 for _ in range(self.jobs):
                     pool.submit(os.getpid)
             except (OSError, NotImplementedError):
