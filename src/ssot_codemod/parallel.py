@@ -41,8 +41,8 @@ __all__ = [
     "start_method",
 ]
 
-# Spawning workers costs an interpreter start plus ``import libcst`` (~0.5 s each, more on a
-# busy machine); below this many candidate files one process is faster.
+# Starting workers costs ``import libcst`` (~0.3 s each, more on a busy machine; a spawned
+# one also an interpreter start); below this many candidate files one process is faster.
 MIN_POOL_CANDIDATES = 8
 # Starting a pool's workers (interpreter + imports) may take this long on a busy machine.
 _POOL_STARTUP = 60.0
@@ -317,11 +317,20 @@ def start_method() -> str:
     if (
         sys.platform == "linux"
         and threading.active_count() == 1
+        and _system_threads() == 1  # a native library's threads are not in ``threading``
         and "fork" in multiprocessing.get_all_start_methods()
         and hasattr(ProcessPoolExecutor, "_launch_processes")
     ):
         return "fork"
     return "spawn"
+
+
+def _system_threads() -> int:
+    """This process's threads as Linux counts them (0: it cannot tell)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 def kill(pool: ProcessPoolExecutor) -> None:
