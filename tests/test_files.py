@@ -73,6 +73,52 @@ def test_exclude_globs(tmp_path: Path) -> None:
     assert rel(result, tmp_path) == ["a.py", "tests/test_a.py"]
 
 
+# Patterns for the property test below: folder-only ones (which a walked file is no longer
+# matched against: files._for_files) and others, anchored or not, with wildcards.
+_PATTERN_POOL = (
+    "gen/", "/gen/", "a/gen/", "g*/", "**/b/", "/a/", "b/c/", "*x/", "deep/**/", "a/**/gen/",
+    "*.gen.py", "x_*.py", "/top.py", "a/*.py", "b/**", "gen", "c", "**/c/x_1.py", "a/b",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_walked_files_are_excluded_as_the_whole_spec_says(tmp_path: Path, seed: int) -> None:
+    """Every walked file is kept exactly when neither it nor one of its folders (relative to
+    the walked root, and to the exclude base) matches the excludes: folder-only patterns
+    decide through the folders, and the rest through the file too."""
+    import random
+
+    import pathspec
+
+    rng = random.Random(seed)
+    words = ["a", "b", "c", "gen", "gx", "deep", "keep"]
+    files = set()
+    for _ in range(40):
+        folders = [rng.choice(words) for _ in range(rng.randint(0, 4))]
+        name = rng.choice(["top.py", "x_1.py", "m.gen.py", "plain.py", "b.py"])
+        files.add("/".join(["proj", "src", *folders, name]))
+    for name in files:
+        touch(tmp_path / name)
+    exclude = rng.sample(_PATTERN_POOL, k=rng.randint(0, 5))
+    base = tmp_path / "proj"
+    root = base / "src"
+    spec = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_EXCLUDES, *exclude])
+    base_rel = "src/" if not spec.match_file("src/") else None
+
+    def excluded(path: str) -> bool:
+        return spec.match_file(path) or (base_rel is not None and spec.match_file(base_rel + path))
+
+    expected = []
+    for name in sorted(files):
+        relative = name[len("proj/src/") :]
+        parts = relative.split("/")
+        folders = ["/".join(parts[:depth]) + "/" for depth in range(1, len(parts))]
+        if not any(excluded(path) for path in [*folders, relative]):
+            expected.append(name[len("proj/") :])
+    result = discover([root], exclude=exclude, exclude_base=base)
+    assert sorted(rel(result, base)) == sorted(expected), exclude
+
+
 def test_exclude_relative_to_exclude_base(tmp_path: Path) -> None:
     touch(tmp_path / "tests/fixtures/bad.py")
     touch(tmp_path / "tests/test_a.py")

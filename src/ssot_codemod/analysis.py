@@ -657,6 +657,12 @@ def linearise(
 def c3_merge(head: str, sequences: list[list[str]]) -> list[str] | None:
     """Python's C3 linearisation: *head*, then the merge of its bases' MROs and the list of
     its bases (*sequences*, consumed); None where Python itself would refuse the class."""
+    if len(sequences) == 2 and len(sequences[1]) == 1:
+        # One base (most classes): its MRO, when that is one (starts with the base, no
+        # repeats), is what the merge below would take element by element.
+        (only,), linear = sequences[1], sequences[0]
+        if linear and linear[0] == only and len(set(linear)) == len(linear):
+            return [head, *linear]
     result = [head]
     while True:
         sequences = [s for s in sequences if s]

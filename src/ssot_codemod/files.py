@@ -223,6 +223,9 @@ class _Walker:
         git: _GitTracked | None = None,
     ) -> None:
         self.excludes = excludes
+        # What a file found by the walk is matched against: the excludes but those only a
+        # directory can match (:func:`_for_files`), the defaults among them.
+        self.file_excludes = _for_files(excludes)
         self.exclude_base_rel = exclude_base_rel
         self.git = git if git is not None else _GitTracked()
         self.repo: str | None = None
@@ -285,7 +288,7 @@ class _Walker:
         nested: list[_Scope],
     ) -> bool:
         """Whether *rel* (root-relative, "/"-separated, trailing "/" for dirs) is ignored."""
-        excludes = self.excludes
+        excludes = self.excludes if rel.endswith("/") else self.file_excludes
         if excludes is not None:
             if excludes.match_file(rel):
                 return True
@@ -381,6 +384,21 @@ class _Walker:
             if self._ignored(rel, ancestors, nested):
                 continue
             self.candidates.append((directory / entry.name, real))
+
+
+def _for_files(excludes: pathspec.GitIgnoreSpec | None) -> pathspec.GitIgnoreSpec | None:
+    """*excludes* for the files a walk finds: without the patterns that only match what is
+    under a directory (``venv/``). Such a pattern matches a file exactly when it matches one
+    of the file's directories, which the walk matched already and did not skip (a folder it
+    skips is not entered). Only without negations: with them, a later pattern can decide a
+    file differently from its folder."""
+    if excludes is None:
+        return None
+    lines = [p.pattern for p in excludes.patterns if isinstance(p.pattern, str)]
+    if len(lines) != len(excludes.patterns) or any(p.include is False for p in excludes.patterns):
+        return excludes
+    kept = [line for line in lines if not line.rstrip(" ").endswith("/")]
+    return pathspec.GitIgnoreSpec.from_lines(kept) if kept else None
 
 
 def _is_within(path: str, root: str) -> bool:

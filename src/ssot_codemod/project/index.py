@@ -97,6 +97,9 @@ class ProjectIndex:
     _found_modules: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, int] | None] = field(
         default_factory=dict
     )
+    # What an absolute name means from the files with these import roots (asked per base of
+    # every class; most name the same few framework classes).
+    _resolved: dict[tuple[tuple[str, ...], str], list[Target]] = field(default_factory=dict)
     # Summaries made by the first pass (screening), taken into ``_modules`` when first asked
     # for (so what the index looked at stays what its questions needed).
     _ready: dict[str, ModuleSummary] = field(default_factory=dict)
@@ -189,10 +192,15 @@ class ProjectIndex:
         (so a file gets the same messages whichever PATHs name it)."""
         shown = self._shown.get(path)
         if shown is None:
-            try:
-                rel = os.path.relpath(path)
-            except ValueError:
-                rel = path
+            cwd = os.getcwd()
+            below = path.startswith(cwd) and path[len(cwd) : len(cwd) + 1] == os.sep
+            if below and os.path.normpath(path) == path:
+                rel = path[len(cwd) + 1 :]  # relpath's answer, without its splitting
+            else:
+                try:
+                    rel = os.path.relpath(path, cwd)
+                except ValueError:
+                    rel = path
             shown = self._shown[path] = rel.replace(os.sep, "/")
         return shown
 
@@ -281,9 +289,19 @@ class ProjectIndex:
         parts = qualified.split(".")
         if parts[0] in ("unittest", "builtins", "asyncio"):
             return [("lib", qualified, "")]
-        found = self._longest_module(self._roots_for(from_path), parts)
+        roots = self._roots_for(from_path)
+        if depth:
+            return self._absolute(roots, parts, depth)
+        key = (tuple(roots), qualified)  # the answer at depth 0 depends on nothing else
+        cached = self._resolved.get(key)
+        if cached is None:
+            cached = self._resolved[key] = self._absolute(roots, parts, 0)
+        return list(cached)
+
+    def _absolute(self, roots: list[str], parts: list[str], depth: int) -> list[Target]:
+        found = self._longest_module(roots, parts)
         if found is None:
-            return [("lib", qualified, "")]
+            return [("lib", ".".join(parts), "")]
         return self._attribute(found[0], parts[found[1] :], depth)
 
     def _attribute(self, module: str, parts: list[str], depth: int) -> list[Target]:
