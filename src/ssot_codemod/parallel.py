@@ -358,10 +358,10 @@ class EarlyPool:
     already knows which files will reach the engine (their byte prefilters matched and the
     cache holds no answer for them): once :data:`MIN_POOL_CANDIDATES` such files are seen, the
     workers are started and import LibCST (:meth:`warm`) while the main process goes on with
-    the other files and the project index. On a big tree the first
-    pass starts the pool itself (:meth:`start`), to share its own work with the workers
-    (:mod:`ssot_codemod.screening`). :func:`compute_all` then takes the pool over; a pool it
-    does not want (too few tasks after all) is discarded unused.
+    the other files and the project index. On a big tree the first pass starts the pool itself
+    (:meth:`start`), to share its own work with the workers (:mod:`ssot_codemod.screening`).
+    :func:`compute_all` then takes the pool over; a pool it does not want (too few tasks after
+    all) is discarded unused.
     """
 
     def __init__(self, jobs: int) -> None:

@@ -81,11 +81,11 @@ def screen_all(
     early: EarlyPool,
 ) -> Iterator[FirstPass]:
     """Every file's :class:`FirstPass`, in file order. *skip*: codes the project view decides."""
+    from ssot_codemod.parallel import start_method
+
     codes = tuple(rule.code for rule in rules if rule.code not in skip)
     # Rules the project view may make a file a candidate for: the verdicts cover them too.
     decided = tuple(rule.code for rule in rules if rule.code in skip) if use_project else ()
-    from ssot_codemod.parallel import start_method
-
     items = [(index, os.fspath(path)) for index, path in enumerate(files)]
     shared = len(items) >= PARALLEL_MIN_FILES[start_method()]
     pool = early.start(screening=True) if shared else None

@@ -291,14 +291,14 @@ class ProjectIndex:
             return [("lib", qualified, "")]
         roots = self._roots_for(from_path)
         if depth:
-            return self._absolute(roots, parts, depth)
+            return self._resolve_absolute(roots, parts, depth)
         key = (tuple(roots), qualified)  # the answer at depth 0 depends on nothing else
         cached = self._resolved.get(key)
         if cached is None:
-            cached = self._resolved[key] = self._absolute(roots, parts, 0)
+            cached = self._resolved[key] = self._resolve_absolute(roots, parts, 0)
         return list(cached)
 
-    def _absolute(self, roots: list[str], parts: list[str], depth: int) -> list[Target]:
+    def _resolve_absolute(self, roots: list[str], parts: list[str], depth: int) -> list[Target]:
         found = self._longest_module(roots, parts)
         if found is None:
             return [("lib", ".".join(parts), "")]
