@@ -18,7 +18,7 @@ from urllib.parse import quote
 from ssot_codemod import __version__
 from ssot_codemod.api import FileResult, FileStatus, RunResult, VerifyResult
 from ssot_codemod.helper_source import HELPER_NAME
-from ssot_codemod.results import BaselineRecount
+from ssot_codemod.results import BaselineRecount, relative_display
 from ssot_codemod.types import Finding
 
 if TYPE_CHECKING:
@@ -95,17 +95,7 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
     Paths outside *cwd* come out relative with ``..`` (absolute on another Windows drive).
     """
     base = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    absolute = os.path.abspath(path)
-    if absolute.startswith(base) and absolute[len(base) : len(base) + 1] == os.sep:
-        # Below the base (nearly every path in a run): relpath's splitting is not needed, and
-        # over a big report it was most of the formatting time.
-        rel = absolute[len(base) + 1 :]
-    else:
-        try:
-            rel = os.path.relpath(absolute, base)
-        except ValueError:
-            rel = absolute
-    return rel.replace(os.sep, "/")
+    return relative_display(os.path.abspath(path), base)
 
 
 def _inside(display: str) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "RunResult",
     "display",
     "one_line",
+    "relative_display",
     "read_error",
 ]
 
@@ -141,6 +142,21 @@ def read_error(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "is a directory"
     return one_line(exc.strerror or str(exc) or type(exc).__name__)
+
+
+def relative_display(absolute: str, base: str) -> str:
+    """*absolute* (a normalised absolute path) relative to *base* (one too), with "/"
+    separators: ``..`` for paths outside it, itself on another Windows drive."""
+    if absolute.startswith(base) and absolute[len(base) : len(base) + 1] == os.sep:
+        # Below the base (nearly every path in a run): relpath's splitting is not needed, and
+        # over a big report it was most of the formatting time.
+        rel = absolute[len(base) + 1 :]
+    else:
+        try:
+            rel = os.path.relpath(absolute, base)
+        except ValueError:
+            rel = absolute
+    return rel.replace(os.sep, "/")
 
 
 def display(path: Path) -> str:

@@ -30,6 +30,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.project.context import ExternalClass, ProjectContext, RootInfo
 from ssot_codemod.project.modules import ClassSummary, ModuleSummary, summarise
+from ssot_codemod.results import relative_display
 
 _ASYNC_TEST = b"async def test"
 _MAX_DEPTH = 40
@@ -192,16 +193,7 @@ class ProjectIndex:
         (so a file gets the same messages whichever PATHs name it)."""
         shown = self._shown.get(path)
         if shown is None:
-            cwd = os.getcwd()
-            below = path.startswith(cwd) and path[len(cwd) : len(cwd) + 1] == os.sep
-            if below and os.path.normpath(path) == path:
-                rel = path[len(cwd) + 1 :]  # relpath's answer, without its splitting
-            else:
-                try:
-                    rel = os.path.relpath(path, cwd)
-                except ValueError:
-                    rel = path
-            shown = self._shown[path] = rel.replace(os.sep, "/")
+            shown = self._shown[path] = relative_display(os.path.abspath(path), os.getcwd())
         return shown
 
     # -- finding modules ------------------------------------------------------------------
