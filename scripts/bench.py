@@ -82,22 +82,32 @@ BARE_PARSE = f'"""{BARE_PARSE}"""\n' + BARE_PARSE  # the script passes itself to
 
 
 def _measure_main(argv: list[str]) -> None:
-    """Wrapper mode: run argv, print {"wall": s, "rc": n, "maxrss_kb": n} as JSON."""
+    """Wrapper mode: run argv, print {"wall": s, "cpu": s, "rc": n, "maxrss_kb": n} as JSON."""
     cwd = os.environ.pop("BENCH_CWD", None)
+    cpus = int(os.environ.pop("BENCH_CPUS", "0"))
+    if cpus:  # the command and every process it starts inherit the affinity
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cpus])
     started = time.perf_counter()
     proc = subprocess.run(
         argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
     )
     wall = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = usage.ru_maxrss  # KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime  # of every process the command ran
     tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] if proc.stderr else []
-    print(json.dumps({"wall": wall, "rc": proc.returncode, "maxrss_kb": rss, "stderr": tail}))
+    print(
+        json.dumps(
+            {"wall": wall, "cpu": cpu, "rc": proc.returncode, "maxrss_kb": rss, "stderr": tail}
+        )
+    )
 
 
 @dataclass
 class Sample:
     label: str
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
     rcs: list[int] = field(default_factory=list)
     note: str = ""
@@ -105,6 +115,10 @@ class Sample:
     @property
     def median(self) -> float:
         return statistics.median(self.walls)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpus)
 
     @property
     def rss_mb(self) -> float:
@@ -120,6 +134,7 @@ def measure(
     env: dict[str, str] | None = None,
     before: object = None,
     ok_rcs: tuple[int, ...] = (0, 1, 2),
+    cpus: int | None = None,
 ) -> Sample:
     sample = Sample(label)
     for _ in range(runs):
@@ -127,6 +142,8 @@ def measure(
             before()
         full_env = dict(os.environ if env is None else env)
         full_env["BENCH_CWD"] = str(cwd)
+        if cpus:
+            full_env["BENCH_CPUS"] = str(cpus)
         out = subprocess.run(
             [PY, str(Path(__file__).resolve()), "--_measure", "--", *cmd],
             env=full_env,
@@ -138,6 +155,7 @@ def measure(
         if result["rc"] not in ok_rcs:
             raise RuntimeError(f"{label}: exit {result['rc']}: {result['stderr']}")
         sample.walls.append(result["wall"])
+        sample.cpus.append(result["cpu"])
         sample.rss_kb.append(result["maxrss_kb"])
         sample.rcs.append(result["rc"])
         rss_mb = result["maxrss_kb"] / 1024
@@ -212,8 +230,8 @@ class Report:
 
     def table(self, base: Sample, rows: Sequence[Sample], *, base_name: str) -> None:
         self.add(
-            f"| command | runs | median | peak RSS | time ÷ {base_name}'s |",
-            "|---|---|---|---|---|",
+            f"| command | runs | median | CPU (user + sys) | peak RSS | time ÷ {base_name}'s |",
+            "|---|---|---|---|---|---|",
         )
         for row in rows:
             ratio = row.median / base.median if row is not base else 1.0
@@ -221,7 +239,7 @@ class Report:
             speed = "1" if row is base else f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.3f}"
             self.add(
                 f"| {row.label}{note} | {len(row.walls)} | {fmt_s(row.median)} | "
-                f"{row.rss_mb:.0f} MB | {speed} |"
+                f"{fmt_s(row.cpu_median) if row.cpus else '–'} | {row.rss_mb:.0f} MB | {speed} |"
             )
         self.add("")
 
@@ -442,19 +460,23 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
     jobs = os.cpu_count() or 1
     targets = [str(target / f.name) for f in files]
     pairs: list[tuple[str, Sample, Sample]] = []
-    variants = (
-        (jobs, [], f"default `-j` ({jobs})", runs),
-        # As many runs as the other targets: one run of each side moved the ratio by ±15 %.
-        (1, ["-j", "1"], "`-j 1`, like for like: one core each", runs),
-    )
-    for j, flag, what, n in variants:
-        ap = measure(f"`ssot-codemod apply{' -j 1' if flag else ''}`",
+    # (jobs, flags, what, CPUs both sides may use: None for all). As many runs as the other
+    # targets: one run of each side moved the ratio by ±15 %.
+    variants: list[tuple[int, list[str], str, int | None]] = [
+        (jobs, [], f"default `-j` ({jobs})", None),
+        (1, ["-j", "1"], "`-j 1`, like for like: one engine process each", None),
+    ]
+    if hasattr(os, "sched_setaffinity") and jobs > 1:
+        variants.append((1, ["-j", "1"], "`-j 1`, both pinned to one CPU", 1))
+    for j, flag, what, cpus in variants:
+        pinned = " on one CPU" if cpus else ""
+        ap = measure(f"`ssot-codemod apply{' -j 1' if flag else ''}`{pinned}",
                      ssot("apply", "--quiet", *flag, str(target)),
-                     runs=n, cwd=work, before=fresh)  # fmt: skip
+                     runs=runs, cwd=work, before=fresh, cpus=cpus)  # fmt: skip
         procs = f"{j} process{'es' if j > 1 else ''}"
-        bare = measure(f"bare `libcst.parse_module(data).code`, {procs}",
+        bare = measure(f"bare `libcst.parse_module(data).code`, {procs}{pinned}",
                        [PY, "-c", BARE_PARSE, str(j), *targets],
-                       runs=n, cwd=work, before=fresh)  # fmt: skip
+                       runs=runs, cwd=work, before=fresh, cpus=cpus)  # fmt: skip
         pairs.append((what, ap, bare))
     report.add(
         f"## C. `apply` on {count} matching files ({nbytes / 1e6:.2f} MB)",
@@ -463,7 +485,11 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
         "(copy not timed, and written back to disk before the run: apply fsyncs what it "
         "writes, and would otherwise wait for the copy's writeback too). Both sides include "
         "interpreter start-up and `import libcst`; like for like, the bare parse runs in as "
-        "many processes as `apply` may use.",
+        "many processes as `apply` gives the engine. The main process of `apply` reads, indexes "
+        "and writes besides; with `-j 1` on Linux with a second CPU, its one engine process is "
+        "a forked worker while it writes (`parallel.one_job_worker`), so its CPU column counts "
+        "both processes; pinned to one CPU (the affinity of both sides), it computes in its "
+        "main process.",
         "",
     )
     report.table(pairs[0][2], [s for _, ap, bare in pairs for s in (bare, ap)],

@@ -226,6 +226,74 @@ def test_process_pool_gives_the_same_results(tree: Path, monkeypatch: pytest.Mon
     assert by_name(pooled)["test_broken.py"].status == "error"
 
 
+def _many_to_rewrite(root: Path) -> None:
+    for i in range(parallel.MIN_POOL_CANDIDATES + 2):
+        write(root / "many" / f"test_{i}.py", SAMPLE.replace("Base", f"Base{i}"))
+    write(root / "many" / "test_broken.py", BROKEN)
+
+
+def test_one_job_apply_writes_while_one_worker_computes(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``apply -j 1`` gives the engine one worker where this process has a second CPU to
+    write on; the files come out as the in-process engine of ``--dry-run`` computes them."""
+    _many_to_rewrite(tree)
+    pools: list[int] = []
+    real_new_pool = parallel.new_pool
+
+    def counting_new_pool(workers: int) -> ProcessPoolExecutor:
+        pools.append(workers)
+        return real_new_pool(workers)
+
+    monkeypatch.setattr(parallel, "new_pool", counting_new_pool)
+    preview = apply_paths(["."], Options(jobs=1), dry_run=True)
+    assert pools == []  # nothing to write meanwhile: computed here
+    expected = {r.path: r.new for r in preview.files if r.status == "would-change"}
+    assert len(expected) == parallel.MIN_POOL_CANDIDATES + 4  # test_a, pkg/b and the many
+
+    applied = apply_paths(["."], Options(jobs=1))
+    assert pools == ([1] if parallel.one_job_worker(True) else [])
+    assert [(r.path, r.findings, r.error) for r in applied.files] == [
+        (r.path, r.findings, r.error) for r in preview.files
+    ]
+    assert {r.path for r in applied.files if r.status == "changed"} == set(expected)
+    for path, new in expected.items():
+        assert path.read_text(encoding="utf-8") == new
+        assert path.with_name(path.name + ".backup").is_file()
+    assert by_name(applied)["test_broken.py"].status == "error"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_one_job_worker_needs_writes_a_second_cpu_and_a_parent_allowed_children() -> None:
+    assert not parallel.one_job_worker(False)
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        assert parallel.usable_cpus() == 1
+        assert not parallel.one_job_worker(True)
+    finally:
+        os.sched_setaffinity(0, cpus)
+    import multiprocessing
+
+    # all-repos maps repos over a multiprocessing.Pool, whose daemonic workers may not start
+    # processes of their own: apply runs there with one job.
+    with multiprocessing.get_context("spawn").Pool(1) as daemonic:
+        assert daemonic.apply(parallel.one_job_worker, (True,)) is False
+
+
+def test_one_job_apply_inside_a_daemonic_process(tree: Path) -> None:
+    """What all-repos does with ``-j 2``: each repository's apply in a Pool worker, one job."""
+    import multiprocessing
+
+    _many_to_rewrite(tree)
+    with multiprocessing.get_context("spawn").Pool(1) as daemonic:
+        result = daemonic.apply(apply_paths, (["."], Options(jobs=1)))
+    statuses = sorted(r.status for r in result.files)
+    assert statuses.count("changed") == parallel.MIN_POOL_CANDIDATES + 4
+    assert statuses.count("error") == 1
+    assert (tree / "many" / "test_0.py.backup").is_file()
+
+
 class _KillsTheWorker(bytes):
     """Unpickling this in a pool worker ends that process, like a segfault in a parser would."""
 

@@ -88,8 +88,11 @@ def test_rewrites_are_handed_to_the_writer_before_the_engine_is_done(
     assert events.index("write") < len(events) - 1 - events[::-1].index("file")
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("stop_after", [1, 6, 12, 20])
-def test_an_interrupted_apply_leaves_each_file_whole(tree: Path, stop_after: int) -> None:
+def test_an_interrupted_apply_leaves_each_file_whole(
+    tree: Path, stop_after: int, jobs: int
+) -> None:
     before = _files(tree)
     threads = threading.active_count()
 
@@ -98,8 +101,8 @@ def test_an_interrupted_apply_leaves_each_file_whole(tree: Path, stop_after: int
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        apply_paths(["."], Options(jobs=1), progress=progress)
-    assert threading.active_count() == threads  # the writer thread is gone
+        apply_paths(["."], Options(jobs=jobs), progress=progress)
+    assert threading.active_count() == threads  # the writer thread and the pool's are gone
     for name, original in before.items():
         path = tree / name
         backup = backup_path_for(path)

@@ -233,7 +233,10 @@ def _run(
 
     # Workers for the engine start as soon as enough files are sure to need them (their
     # imports overlap the rest of the first pass and the project index).
-    early = EarlyPool(effective_jobs(options.jobs))
+    # Without --helper-module no rewrite waits for another file's: each is written while
+    # the engine works on the others (write_queue.py).
+    writes_meanwhile = mode == "apply" and helper is None
+    early = EarlyPool(effective_jobs(options.jobs), writes_meanwhile=writes_meanwhile)
     try:
         results: dict[int, FileResult] = {}
         originals: dict[int, bytes] = {}
@@ -408,9 +411,7 @@ def _run(
             tasks.append(task)
             return task
 
-        # Without --helper-module no rewrite waits for another file's: each is written while
-        # the engine works on the others (write_queue.py).
-        streamed = WriteQueue() if mode == "apply" and helper is None else None
+        streamed = WriteQueue() if writes_meanwhile else None
         queued: list[tuple[int, FileResult]] = []  # (their results, in the order written)
 
         def finished(outcome: Computed) -> None:
@@ -429,7 +430,13 @@ def _run(
             tick()
 
         try:
-            computed = compute_all(prepared(), effective_jobs(options.jobs), computed_one, early)
+            computed = compute_all(
+                prepared(),
+                effective_jobs(options.jobs),
+                computed_one,
+                early,
+                writes_meanwhile=writes_meanwhile,
+            )
             if streamed is not None:
                 for index in sorted(computed.keys() - results.keys()):  # (none: each is ticked)
                     finished(computed[index])

@@ -37,8 +37,10 @@ __all__ = [
     "effective_jobs",
     "kill",
     "new_pool",
+    "one_job_worker",
     "rules_for",
     "start_method",
+    "usable_cpus",
 ]
 
 # Starting workers costs ``import libcst`` (~0.3 s each, more on a busy machine; a spawned
@@ -325,6 +327,37 @@ def start_method() -> str:
     return "spawn"
 
 
+def one_job_worker(writes_meanwhile: bool) -> bool:
+    """Whether one job's files go to one worker process instead of being computed here.
+
+    Only where this process has work of its own meanwhile: ``apply`` writing each rewrite while
+    the engine computes the next (write_queue.py). Computed here, the engine holds the GIL and
+    the writing thread gets it back only between the engine's switch intervals, so the writes
+    wait for the engine's last file (0.3-0.7 s of a 500-file ``apply``). In a worker, the engine
+    has a core and a GIL of its own, imports LibCST while this process still reads and indexes,
+    and the writes overlap it. Worth it only with a second CPU to run this process on, and a
+    forked worker (a spawned one costs an interpreter start and imports); never from a daemonic
+    process (a ``multiprocessing.Pool`` worker, as all-repos runs us), which may not have
+    children.
+    """
+    import multiprocessing
+
+    return (
+        writes_meanwhile
+        and usable_cpus() >= 2
+        and not multiprocessing.current_process().daemon
+        and start_method() == "fork"
+    )
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on macOS and Windows
+        return os.cpu_count() or 1
+
+
 def _system_threads() -> int:
     """This process's threads as Linux counts them (0: it cannot tell)."""
     try:
@@ -337,6 +370,7 @@ def kill(pool: ProcessPoolExecutor) -> None:
     """Stop a pool without waiting for its running work: its workers (our own children,
     by their process handles) are killed, queued work is cancelled."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # private, stable
+    manager = getattr(pool, "_executor_manager_thread", None)  # private; shutdown forgets it
     for process in processes:
         try:
             process.kill()
@@ -348,6 +382,10 @@ def kill(pool: ProcessPoolExecutor) -> None:
             process.join(timeout=_REAP_AFTER_KILL)
         except (OSError, ValueError, AttributeError, AssertionError):
             pass
+    # Nor the pool's thread, which ends once it has seen the workers gone: a later pool may
+    # then fork (start_method).
+    if manager is not None and manager.is_alive():
+        manager.join(timeout=_REAP_AFTER_KILL)
 
 
 class EarlyPool:
@@ -364,8 +402,9 @@ class EarlyPool:
     all) is discarded unused.
     """
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, *, writes_meanwhile: bool = False) -> None:
         self.jobs = jobs
+        self.writes_meanwhile = writes_meanwhile  # see one_job_worker
         self.expected = 0
         self.started = False  # tried once: a pool that could not start is not retried
         self.warmed = False
@@ -387,11 +426,12 @@ class EarlyPool:
             self.warm()
 
     def start(self, *, screening: bool = False) -> ProcessPoolExecutor | None:
-        """The pool, started now if it was not (None: one job, or no subprocesses here).
+        """The pool, started now if it was not (None: one job computed in this process, or
+        no subprocesses here).
         *screening*: it is started to share the first pass."""
         if screening and self.pool is None and not self.started:
             self.screening = True
-        if self.pool is None and self.jobs > 1 and not self.started:
+        if self.pool is None and not self.started and self._wants_workers():
             self.started = True
             try:
                 pool = new_pool(self.jobs)
@@ -403,6 +443,9 @@ class EarlyPool:
                 return None  # compute_all finds out again and works in-process
             self.pool = pool
         return self.pool
+
+    def _wants_workers(self) -> bool:
+        return self.jobs > 1 or (self.jobs == 1 and one_job_worker(self.writes_meanwhile))
 
     def warm(self) -> None:
         """Have the workers import the engine (LibCST) now, while this process is busy."""
@@ -436,22 +479,33 @@ def compute_all(
     jobs: int,
     tick: Callable[[Computed], None],
     early: EarlyPool | None = None,
+    *,
+    writes_meanwhile: bool = False,
 ) -> dict[int, Computed]:
     """Every task's :class:`Computed`, by file index; *tick* is called with each as soon as it
     is in (the caller may act on it while the others are computed). *tasks* may be a lazy
     iterable: with a pool, each task is handed to a worker as soon as the caller yields it, so
-    the workers start on the first files while the caller is still preparing the others."""
+    the workers start on the first files while the caller is still preparing the others.
+    *writes_meanwhile*: the caller writes results while the others are computed
+    (:func:`one_job_worker`)."""
     from ssot_codemod.deadline import can_interrupt
 
     warmed = early is not None and early.warmed
     started_pool = early.take() if early is not None else None
     results: dict[int, Computed] = {}
     upcoming = iter(tasks)
-    seen = list(itertools.islice(upcoming, MIN_POOL_CANDIDATES))
+    try:
+        # (Making a task may report a file the ast answered: the caller's tick may raise.)
+        seen = list(itertools.islice(upcoming, MIN_POOL_CANDIDATES))
+    except BaseException:
+        if started_pool is not None:
+            kill(started_pool)
+        raise
     # Workers that imported LibCST already (started early, for files the ast answers then
     # took) are cheaper than importing it here, whatever the number of files left for them.
     ready = started_pool is not None and warmed and bool(seen)
-    if jobs <= 1 or (len(seen) < MIN_POOL_CANDIDATES and not ready):
+    pooled = jobs > 1 or started_pool is not None or one_job_worker(writes_meanwhile)
+    if not pooled or (len(seen) < MIN_POOL_CANDIDATES and not ready):
         if started_pool is not None:
             kill(started_pool)
         seen.extend(upcoming)

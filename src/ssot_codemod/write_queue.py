@@ -9,7 +9,10 @@ and batch) while the engine goes on. One thread, so the journal of a directory h
 each file keeps every guarantee of a single commit (backup first, atomic replace, nothing
 overwritten). On a 500-file ``apply`` the writing (0.2-0.6 s, depending on fsync latency) no
 longer comes after the engine's work: its waits on the disk overlap that work (its own CPU time,
-hashing and copying bytes, still counts).
+hashing and copying bytes, still counts). That needs the engine in worker processes: computing
+in this process, the engine holds the GIL, and the thread, which needs it back after each
+system call, gets it only between the engine's switch intervals (hence
+:func:`ssot_codemod.parallel.one_job_worker`).
 
 If the run is interrupted, :meth:`WriteQueue.stop` lets the batch being written finish and drops
 the queued ones: every file is then either untouched or rewritten with its backup and journal
