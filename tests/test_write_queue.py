@@ -4,7 +4,9 @@ to its file, and an interrupted run leaves every file untouched or rewritten wit
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from samples import SAMPLE
 
 from ssot_codemod import api, write_queue
 from ssot_codemod.api import Options, apply_paths, revert_paths
-from ssot_codemod.backup import backup_path_for, read_journal
+from ssot_codemod.backup import Committed, backup_path_for, read_journal
 
 FILES_PER_DIRECTORY = 7
 
@@ -86,6 +88,32 @@ def test_rewrites_are_handed_to_the_writer_before_the_engine_is_done(
     result = apply_paths(["."], Options(jobs=1), progress=lambda done, total: events.append("file"))
     assert result.count("changed") == events.count("write") > write_queue.BATCH
     assert events.index("write") < len(events) - 1 - events[::-1].index("file")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_with_the_engine_in_this_process_the_writes_wait_for_it(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one CPU, ``-j 1`` computes in this process: a writing thread would only take the
+    GIL from the engine, so the batches are committed once the last file is computed."""
+    events: list[str] = []
+    real_commit = write_queue._commit
+
+    def commit(batch: Sequence[write_queue.Rewrite]) -> list[Committed]:
+        events.append("commit")
+        return real_commit(batch)
+
+    monkeypatch.setattr(write_queue, "_commit", commit)
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        result = apply_paths(["."], Options(jobs=1), progress=lambda d, t: events.append("file"))
+    finally:
+        os.sched_setaffinity(0, cpus)
+    changed = result.count("changed")
+    assert changed == 3 * (FILES_PER_DIRECTORY - 3)
+    assert events.count("commit") == -(-changed // write_queue.BATCH)  # batches of 3, as before
+    assert events == ["file"] * len(result.files) + ["commit"] * events.count("commit")
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -436,6 +436,7 @@ def _run(
                 computed_one,
                 early,
                 writes_meanwhile=writes_meanwhile,
+                computing_here=streamed.hold if streamed is not None else None,
             )
             if streamed is not None:
                 for index in sorted(computed.keys() - results.keys()):  # (none: each is ticked)

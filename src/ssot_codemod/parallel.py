@@ -481,13 +481,15 @@ def compute_all(
     early: EarlyPool | None = None,
     *,
     writes_meanwhile: bool = False,
+    computing_here: Callable[[], None] | None = None,
 ) -> dict[int, Computed]:
     """Every task's :class:`Computed`, by file index; *tick* is called with each as soon as it
     is in (the caller may act on it while the others are computed). *tasks* may be a lazy
     iterable: with a pool, each task is handed to a worker as soon as the caller yields it, so
     the workers start on the first files while the caller is still preparing the others.
     *writes_meanwhile*: the caller writes results while the others are computed
-    (:func:`one_job_worker`)."""
+    (:func:`one_job_worker`); *computing_here* is called before they are computed in this
+    process after all."""
     from ssot_codemod.deadline import can_interrupt
 
     warmed = early is not None and early.warmed
@@ -514,6 +516,8 @@ def compute_all(
             # process can be killed instead.
             _compute_one_by_one(seen, results, tick)
             return results
+        if computing_here is not None:
+            computing_here()
         if seen:
             _warm()
         for task in seen:
@@ -564,6 +568,8 @@ def compute_all(
         pass  # a worker died (crash, OOM kill): the unfinished files are retried one by one
     except (OSError, NotImplementedError):
         # No subprocesses available here (sandbox, limits): do the remaining work in-process.
+        if computing_here is not None:
+            computing_here()
         seen.extend(upcoming)
         for task in seen:
             if task.index not in results:
