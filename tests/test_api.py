@@ -206,18 +206,28 @@ def test_ignore_everything_parses_nothing(tree: Path) -> None:
     assert not result.findings
 
 
-def test_process_pool_gives_the_same_results(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(8):
-        write(tree / "many" / f"test_{i}.py", SAMPLE.replace("Base", f"Base{i}"))
-    write(tree / "many" / "test_broken.py", BROKEN)
-    pools: list[int] = []
+def _many_to_rewrite(root: Path) -> None:
+    for i in range(parallel.MIN_POOL_CANDIDATES + 2):
+        write(root / "many" / f"test_{i}.py", SAMPLE.replace("Base", f"Base{i}"))
+    write(root / "many" / "test_broken.py", BROKEN)
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker count of every pool started (the pools themselves are real)."""
+    started: list[int] = []
     real_new_pool = parallel.new_pool
 
     def counting_new_pool(workers: int) -> ProcessPoolExecutor:
-        pools.append(workers)
+        started.append(workers)
         return real_new_pool(workers)
 
     monkeypatch.setattr(parallel, "new_pool", counting_new_pool)
+    return started
+
+
+def test_process_pool_gives_the_same_results(tree: Path, pools: list[int]) -> None:
+    _many_to_rewrite(tree)
     serial = apply_paths(["."], Options(jobs=1), dry_run=True)
     assert pools == []
     pooled = apply_paths(["."], Options(jobs=2), dry_run=True)
@@ -226,26 +236,10 @@ def test_process_pool_gives_the_same_results(tree: Path, monkeypatch: pytest.Mon
     assert by_name(pooled)["test_broken.py"].status == "error"
 
 
-def _many_to_rewrite(root: Path) -> None:
-    for i in range(parallel.MIN_POOL_CANDIDATES + 2):
-        write(root / "many" / f"test_{i}.py", SAMPLE.replace("Base", f"Base{i}"))
-    write(root / "many" / "test_broken.py", BROKEN)
-
-
-def test_one_job_apply_writes_while_one_worker_computes(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_job_apply_writes_while_one_worker_computes(tree: Path, pools: list[int]) -> None:
     """``apply -j 1`` gives the engine one worker where this process has a second CPU to
     write on; the files come out as the in-process engine of ``--dry-run`` computes them."""
     _many_to_rewrite(tree)
-    pools: list[int] = []
-    real_new_pool = parallel.new_pool
-
-    def counting_new_pool(workers: int) -> ProcessPoolExecutor:
-        pools.append(workers)
-        return real_new_pool(workers)
-
-    monkeypatch.setattr(parallel, "new_pool", counting_new_pool)
     preview = apply_paths(["."], Options(jobs=1), dry_run=True)
     assert pools == []  # nothing to write meanwhile: computed here
     expected = {r.path: r.new for r in preview.files if r.status == "would-change"}
