@@ -41,6 +41,7 @@ __all__ = [
     "rules_for",
     "start_method",
     "usable_cpus",
+    "wants_workers",
 ]
 
 # Starting workers costs ``import libcst`` (~0.3 s each, more on a busy machine; a spawned
@@ -327,6 +328,12 @@ def start_method() -> str:
     return "spawn"
 
 
+def wants_workers(jobs: int, writes_meanwhile: bool) -> bool:
+    """Whether the engine's files go to worker processes: for more than one job, and for one
+    where :func:`one_job_worker` says so."""
+    return jobs > 1 or (jobs == 1 and one_job_worker(writes_meanwhile))
+
+
 def one_job_worker(writes_meanwhile: bool) -> bool:
     """Whether one job's files go to one worker process instead of being computed here.
 
@@ -404,7 +411,7 @@ class EarlyPool:
 
     def __init__(self, jobs: int, *, writes_meanwhile: bool = False) -> None:
         self.jobs = jobs
-        self.writes_meanwhile = writes_meanwhile  # see one_job_worker
+        self.writes_meanwhile = writes_meanwhile  # see wants_workers
         self.expected = 0
         self.started = False  # tried once: a pool that could not start is not retried
         self.warmed = False
@@ -431,7 +438,11 @@ class EarlyPool:
         *screening*: it is started to share the first pass."""
         if screening and self.pool is None and not self.started:
             self.screening = True
-        if self.pool is None and not self.started and self._wants_workers():
+        if (
+            self.pool is None
+            and not self.started
+            and wants_workers(self.jobs, self.writes_meanwhile)
+        ):
             self.started = True
             try:
                 pool = new_pool(self.jobs)
@@ -443,9 +454,6 @@ class EarlyPool:
                 return None  # compute_all finds out again and works in-process
             self.pool = pool
         return self.pool
-
-    def _wants_workers(self) -> bool:
-        return self.jobs > 1 or (self.jobs == 1 and one_job_worker(self.writes_meanwhile))
 
     def warm(self) -> None:
         """Have the workers import the engine (LibCST) now, while this process is busy."""
@@ -506,7 +514,7 @@ def compute_all(
     # Workers that imported LibCST already (started early, for files the ast answers then
     # took) are cheaper than importing it here, whatever the number of files left for them.
     ready = started_pool is not None and warmed and bool(seen)
-    pooled = jobs > 1 or started_pool is not None or one_job_worker(writes_meanwhile)
+    pooled = started_pool is not None or wants_workers(jobs, writes_meanwhile)
     if not pooled or (len(seen) < MIN_POOL_CANDIDATES and not ready):
         if started_pool is not None:
             kill(started_pool)

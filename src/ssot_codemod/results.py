@@ -159,8 +159,6 @@ def relative_display(absolute: str, base: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def display(path: Path) -> str:
-    try:
-        return os.path.relpath(path).replace(os.sep, "/")
-    except ValueError:
-        return str(path)
+def display(path: str | os.PathLike[str]) -> str:
+    """*path* as messages show it: relative to the current directory, "/"-separated."""
+    return relative_display(os.path.abspath(path), os.getcwd())

@@ -30,7 +30,7 @@ from ssot_codemod.analysis import (
 )
 from ssot_codemod.project.context import ExternalClass, ProjectContext, RootInfo
 from ssot_codemod.project.modules import ClassSummary, ModuleSummary, summarise
-from ssot_codemod.results import relative_display
+from ssot_codemod.results import display
 
 _ASYNC_TEST = b"async def test"
 _MAX_DEPTH = 40
@@ -193,7 +193,7 @@ class ProjectIndex:
         (so a file gets the same messages whichever PATHs name it)."""
         shown = self._shown.get(path)
         if shown is None:
-            shown = self._shown[path] = relative_display(os.path.abspath(path), os.getcwd())
+            shown = self._shown[path] = display(path)
         return shown
 
     # -- finding modules ------------------------------------------------------------------
