@@ -295,10 +295,69 @@ def test_write_error_during_replace_keeps_original(tmp_path: Path) -> None:
 def test_write_error_on_backup_keeps_original(tmp_path: Path) -> None:
     original = b"#" * 8192
     target = make(tmp_path / "t.py", original)
+    os.link(target, tmp_path / "elsewhere")  # a second name: the backup is a copy
     with file_size_limit(4096), pytest.raises(OSError):
         commit_rewrite(target, original, b"x = 1\n")
     assert target.read_bytes() == original
     assert not backup_path_for(target).exists()
+    assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# the backup as the original's own inode
+
+
+@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
+def test_backup_is_the_original_inode_and_nothing_is_copied(tmp_path: Path) -> None:
+    original = b"#" * 8192
+    target = make(tmp_path / "t.py", original, mode=0o640)
+    before = os.stat(target)
+    # No byte of the original is written again: a limit below its size does not stop apply.
+    with file_size_limit(4096):
+        commit_rewrite(target, original, NEW)
+    backup = os.stat(backup_path_for(target))
+    assert (backup.st_dev, backup.st_ino) == (before.st_dev, before.st_ino)
+    assert backup.st_nlink == 1 and backup.st_mtime_ns == before.st_mtime_ns
+    assert os.stat(target).st_ino != before.st_ino
+    assert target.read_bytes() == NEW and backup_path_for(target).read_bytes() == original
+    assert leftovers(tmp_path) == []
+    assert revert_file(target).status == "restored"
+    assert target.read_bytes() == original and mode_of(target) == 0o640
+    assert leftovers(tmp_path) == []
+
+
+def test_a_file_with_other_names_gets_a_copy_they_cannot_edit(tmp_path: Path) -> None:
+    target = make(tmp_path / "t.py")
+    other = tmp_path / "other_name.py"
+    os.link(target, other)
+    commit_rewrite(target, ORIGINAL, NEW)
+    assert not os.path.samefile(backup_path_for(target), other)
+    with open(other, "r+b") as handle:  # an edit in place through the other name
+        handle.write(b"edited")
+    assert backup_path_for(target).read_bytes() == ORIGINAL
+    assert revert_file(target).status == "restored"
+    assert target.read_bytes() == ORIGINAL
+
+
+@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
+def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: Path) -> None:
+    from ssot_codemod.backup import _Job, _link_original, _prepare
+
+    target = make(tmp_path / "t.py")
+    job = _Job(target, ORIGINAL, NEW, followup=False)
+    try:
+        _prepare(job, None)
+        assert job.original_inode is not None
+        atomic_write(target, b"an editor's save\n")  # a new inode under the same name
+        with pytest.raises(ApplyRefused, match="changed on disk"):
+            _link_original(job)
+    finally:
+        for fd in job.fds:
+            os.close(fd)
+        if job.new_tmp is not None:
+            job.new_tmp.unlink()
+    assert not backup_path_for(target).exists()
+    assert target.read_bytes() == b"an editor's save\n"
     assert leftovers(tmp_path) == []
 
 

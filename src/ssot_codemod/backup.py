@@ -5,9 +5,13 @@ each step once per directory), crash-safe at every step:
 
 1. refuse if ``<file>.backup`` exists (it is the true original of an earlier apply), or if the
    file no longer holds the bytes the rewrite was computed from;
-2. write the original bytes and the new bytes to temporary files in the file's directory and
-   fsync them (a batch: all of a directory's, concurrently);
-3. ``os.link`` the first to ``<file>.backup`` (atomic, and fails rather than clobber);
+2. write the new bytes to a temporary file in the file's directory and fsync it, and fsync the
+   file itself (a batch: all of a directory's, concurrently);
+3. ``os.link`` the file to ``<file>.backup`` (atomic, and fails rather than clobber): the backup
+   is the original's own inode, which the replace in step 6 leaves alone. Where a file has other
+   hard links (the backup must not share their later edits) or the platform has no such link,
+   the backup is a copy instead: the original bytes in an fsynced temporary file, linked into
+   place;
 4. append ``{"file", "original_sha256", "written_sha256", "version"}`` to the directory's
    ``.ssot-codemod.journal`` (O_APPEND + fsync; a batch: one append for the directory);
 5. fsync the directory: backups and journal are durable before any file is replaced;
@@ -432,6 +436,9 @@ _CHUNK = 64
 # fsync blocks in the kernel without the GIL; concurrent ones share the filesystem's journal
 # commit (ext4, xfs: group commit), so N files cost far less than N sequential fsyncs.
 _FSYNC_THREADS = 16
+# A backup can be the original's own inode (a hard link; its bytes are not written again) where
+# the file can be fsynced through a read-only descriptor; elsewhere it is a copy.
+_LINK_ORIGINALS = os.name == "posix"
 
 
 class _Job:
@@ -447,6 +454,8 @@ class _Job:
         self.fresh = True  # this run makes the backup (False: a followup of a file that has one)
         self.entry: JournalEntry | None = None
         self.mode = 0
+        # The file's inode (st_dev, st_ino) when its backup is a hard link to it.
+        self.original_inode: tuple[int, int] | None = None
         self.backup_tmp: Path | None = None
         self.new_tmp: Path | None = None
         self.fds: list[int] = []
@@ -522,11 +531,21 @@ def _prepare(job: _Job, journal: dict[str, JournalEntry] | None) -> None:
         if not job.followup:
             raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name))
         job.fresh = False
-    with open(job.target, "rb") as handle:
-        job.mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+    fd = os.open(job.target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    job.fds.append(fd)  # closed by the chunk, after the fsync pass
+    status = os.fstat(fd)
+    job.mode = stat.S_IMODE(status.st_mode)
+    with open(fd, "rb", closefd=False) as handle:
         on_disk = handle.read()
     if on_disk != job.current:
         raise _changed(job.target)
+    if job.fresh and _LINK_ORIGINALS and status.st_nlink == 1:
+        # The backup will be this very inode: the fsync pass puts its bytes on disk before the
+        # file's name points elsewhere (cheap when they are there already).
+        job.original_inode = (status.st_dev, status.st_ino)
+    else:
+        job.fds.remove(fd)
+        os.close(fd)
     written = _sha256(job.new)
     if job.fresh:
         job.entry = JournalEntry(job.target.name, _sha256(job.current), written)
@@ -538,7 +557,7 @@ def _prepare(job: _Job, journal: dict[str, JournalEntry] | None) -> None:
         )
         if known is not None and job.tracked:
             job.entry = JournalEntry(job.target.name, known.original_sha256, written)
-    if job.fresh:
+    if job.fresh and job.original_inode is None:
         _open_temp(job, job.current, backup=True)
     _open_temp(job, job.new, backup=False)
 
@@ -575,7 +594,11 @@ def _close_fds(jobs: Sequence[_Job]) -> None:
 
 
 def _link_backup_of(job: _Job) -> None:
-    """Put the job's fsynced backup temp file in place as ``<file>.backup``, never clobbering."""
+    """Put the job's backup in place as ``<file>.backup``, never clobbering: a hard link to the
+    file itself, or to the fsynced temporary copy of its bytes."""
+    if job.original_inode is not None:
+        _link_original(job)
+        return
     assert job.backup_tmp is not None
     try:
         os.link(job.backup_tmp, job.backup)
@@ -587,6 +610,36 @@ def _link_backup_of(job: _Job) -> None:
         if not _create_without_link(job.backup, job.current, job.mode):
             raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
     job.linked = True
+
+
+def _link_original(job: _Job) -> None:
+    """``<file>.backup`` as a second name of the file's inode, the one whose bytes were read."""
+    try:
+        os.link(job.target, job.backup, follow_symlinks=False)
+    except FileExistsError:
+        raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if not _create_without_link(job.backup, job.current, job.mode):
+            raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
+        job.linked = True
+        return
+    if _inode(job.backup) != job.original_inode:
+        # The name was given to another file since it was read (an editor's save): that is
+        # not the original, and the file is left to its new owner.
+        with contextlib.suppress(OSError):
+            os.unlink(job.backup)
+        raise _changed(job.target)
+    job.linked = True
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _commit_chunk(directory: Path, jobs: Sequence[_Job]) -> None:
@@ -652,6 +705,11 @@ def _commit_chunk(directory: Path, jobs: Sequence[_Job]) -> None:
         failed = [job for job in jobs if job.linked and not job.replaced]
         if failed:
             for job in failed:
+                if job.original_inode is not None and _inode(job.target) == _inode(job.backup):
+                    # Still a second name of the file itself: nothing of it is lost.
+                    with contextlib.suppress(OSError):
+                        os.unlink(job.backup)
+                    continue
                 _discard_fresh_backup(job.target, job.backup, job.current, job.new)
             _fsync_dir(directory)
             with contextlib.suppress(OSError):
