@@ -176,6 +176,20 @@ def settle_writes() -> None:
         os.sync()
 
 
+def fresh_copy(source: Path, target: Path) -> None:
+    """*target* as a new copy of *source*, on disk. The copy an earlier run used is moved aside,
+    not deleted (the temporary work directory goes at the end): a file system without a
+    journal (ext4 as this VM mounts it) skips the inodes freed in the last minute whenever
+    it allocates one, so a thousand deletions just before a run would make each file the
+    measured command creates pay for the bench's own cleanup."""
+    if target.exists():
+        spent = target.parent / "spent"
+        spent.mkdir(exist_ok=True)
+        target.rename(spent / f"{target.name}-{len(list(spent.iterdir()))}")
+    shutil.copytree(source, target)
+    settle_writes()
+
+
 def ssot(*args: str) -> list[str]:
     return [PY, "-m", "ssot_codemod", *args]
 
@@ -453,9 +467,7 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
     target = work / "apply-tree"
 
     def fresh() -> None:
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target)
-        settle_writes()
+        fresh_copy(source, target)
 
     jobs = os.cpu_count() or 1
     targets = [str(target / f.name) for f in files]
@@ -483,7 +495,8 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
         "",
         "Every file has at least one pattern; the tree is copied afresh before each run "
         "(copy not timed, and written back to disk before the run: apply fsyncs what it "
-        "writes, and would otherwise wait for the copy's writeback too). Both sides include "
+        "writes, and would otherwise wait for the copy's writeback too; the copy of the "
+        "run before is moved aside, not deleted, see `fresh_copy`). Both sides include "
         "interpreter start-up and `import libcst`; like for like, the bare parse runs in as "
         "many processes as `apply` gives the engine. The main process of `apply` reads, indexes "
         "and writes besides; with `-j 1` on Linux with a second CPU, its one engine process is "
@@ -609,9 +622,7 @@ def bench_quarantine(report: Report, work: Path, runs: int, quick: bool) -> None
     target = work / "quarantine-tree"
 
     def fresh() -> None:
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(project, target)
-        settle_writes()
+        fresh_copy(project, target)
 
     quarantine = ["quarantine", "--quiet", "--junit-xml", str(results), "tests"]
     q = measure("`ssot-codemod quarantine --junit-xml` (reads, locates, marks)",
