@@ -40,7 +40,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +125,19 @@ class Sample:
         return max(self.rss_kb) / 1024
 
 
+@dataclass(frozen=True)
+class Command:
+    """One measured command and how to run it."""
+
+    label: str
+    cmd: Sequence[str]
+    cwd: Path
+    env: dict[str, str] | None = None
+    before: Callable[[], None] | None = None  # not timed, before every run
+    ok_rcs: tuple[int, ...] = (0, 1, 2)
+    cpus: int | None = None  # the CPUs it may use (None: all)
+
+
 def measure(
     label: str,
     cmd: Sequence[str],
@@ -132,35 +145,49 @@ def measure(
     runs: int,
     cwd: Path,
     env: dict[str, str] | None = None,
-    before: object = None,
+    before: Callable[[], None] | None = None,
     ok_rcs: tuple[int, ...] = (0, 1, 2),
     cpus: int | None = None,
 ) -> Sample:
-    sample = Sample(label)
-    for _ in range(runs):
-        if callable(before):
-            before()
-        full_env = dict(os.environ if env is None else env)
-        full_env["BENCH_CWD"] = str(cwd)
-        if cpus:
-            full_env["BENCH_CPUS"] = str(cpus)
-        out = subprocess.run(
-            [PY, str(Path(__file__).resolve()), "--_measure", "--", *cmd],
-            env=full_env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(out.stdout)
-        if result["rc"] not in ok_rcs:
-            raise RuntimeError(f"{label}: exit {result['rc']}: {result['stderr']}")
-        sample.walls.append(result["wall"])
-        sample.cpus.append(result["cpu"])
-        sample.rss_kb.append(result["maxrss_kb"])
-        sample.rcs.append(result["rc"])
-        rss_mb = result["maxrss_kb"] / 1024
-        print(f"  {label}: {result['wall']:.2f} s, {rss_mb:.0f} MB", file=sys.stderr)
+    (sample,) = measure_together([Command(label, cmd, cwd, env, before, ok_rcs, cpus)], runs=runs)
     return sample
+
+
+def measure_together(commands: Sequence[Command], *, runs: int) -> list[Sample]:
+    """Each command *runs* times, taking turns (a, b, then b, a, ...): a ratio between them is
+    then measured over the same stretch of time, so a slow spell of a shared machine (the
+    samples of one command in a row moved a ratio by up to 60 %) slows both sides."""
+    samples = [Sample(command.label) for command in commands]
+    for turn in range(runs):
+        order = list(zip(commands, samples))
+        for command, sample in order if turn % 2 == 0 else reversed(order):
+            _run_once(command, sample)
+    return samples
+
+
+def _run_once(command: Command, sample: Sample) -> None:
+    if command.before is not None:
+        command.before()
+    full_env = dict(os.environ if command.env is None else command.env)
+    full_env["BENCH_CWD"] = str(command.cwd)
+    if command.cpus:
+        full_env["BENCH_CPUS"] = str(command.cpus)
+    out = subprocess.run(
+        [PY, str(Path(__file__).resolve()), "--_measure", "--", *command.cmd],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    if result["rc"] not in command.ok_rcs:
+        raise RuntimeError(f"{command.label}: exit {result['rc']}: {result['stderr']}")
+    sample.walls.append(result["wall"])
+    sample.cpus.append(result["cpu"])
+    sample.rss_kb.append(result["maxrss_kb"])
+    sample.rcs.append(result["rc"])
+    rss_mb = result["maxrss_kb"] / 1024
+    print(f"  {command.label}: {result['wall']:.2f} s, {rss_mb:.0f} MB", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------------
@@ -283,18 +310,25 @@ def ratio_target(report: Report, what: str, ours: Sample, base: Sample, limit: f
 
 def cold_and_warm(
     label: str, paths: Sequence[str], *, runs: int, cwd: Path
-) -> tuple[Sample, Sample, Sample]:
-    """Cold runs (``--no-cache``), one run that fills the cache, then warm runs (cache hits).
+) -> tuple[Sample, Sample, Sample, Sample]:
+    """Cold runs (``--no-cache``) taking turns with ruff's, one run that fills the cache, then
+    warm runs (cache hits); the last sample is ruff's.
 
     The cache lives in ``cwd/.ssot_codemod_cache`` (no configuration file in the bench trees).
     """
-    cold = measure(f"`ssot-codemod check --no-cache`{label}",
-                   ssot("check", "--quiet", "--no-cache", *paths), runs=runs, cwd=cwd)  # fmt: skip
+    cold, rf = measure_together(
+        [
+            Command(f"`ssot-codemod check --no-cache`{label}",
+                    ssot("check", "--quiet", "--no-cache", *paths), cwd),
+            Command(f"`ruff check --select ASYNC --no-cache`{label}", ruff(paths), cwd),
+        ],
+        runs=runs,
+    )  # fmt: skip
     fill = measure(f"`ssot-codemod check`, first run (fills the cache){label}",
                    ssot("check", "--quiet", *paths), runs=1, cwd=cwd)  # fmt: skip
     warm = measure(f"`ssot-codemod check`, warm (unchanged tree){label}",
                    ssot("check", "--quiet", *paths), runs=runs, cwd=cwd)  # fmt: skip
-    return cold, fill, warm
+    return cold, fill, warm, rf
 
 
 def bench_stdlib(report: Report, work: Path, runs: int, quick: bool) -> None:
@@ -303,14 +337,13 @@ def bench_stdlib(report: Report, work: Path, runs: int, quick: bool) -> None:
     print(f"A. stdlib: {nfiles} files, {nbytes / 1e6:.1f} MB", file=sys.stderr)
     cwd = work / "stdlib-cwd"
     cwd.mkdir()
-    cold, fill, warm = cold_and_warm("", paths, runs=runs, cwd=cwd)
+    cold, fill, warm, rf = cold_and_warm("", paths, runs=runs, cwd=cwd)
     rows = [cold]
     if not quick:
         rows.append(measure(
             "`ssot-codemod check --no-cache -j 1`",
             ssot("check", "--quiet", "--no-cache", "-j", "1", *paths), runs=1, cwd=cwd,
         ))  # fmt: skip
-    rf = measure("`ruff check --select ASYNC --no-cache`", ruff(paths), runs=runs, cwd=cwd)
     gr = measure(f"`grep -rlE '{GREP_PATTERN}'` (floor)", grep(paths), runs=runs, cwd=cwd)
     report.add(
         f"## A. Standard library ({nfiles:,} files, {nbytes / 1e6:.1f} MB)",
@@ -396,9 +429,7 @@ def bench_monorepo(
         paths = [str(repo / f"part{i}") for i in range(n // part)]
         _, nbytes = tree_size(paths)
         label = f", {n:,} files"
-        cold, fill, warm = cold_and_warm(label, paths, runs=runs, cwd=cwd)
-        rf = measure(f"`ruff check --select ASYNC --no-cache`{label}", ruff(paths),
-                     runs=runs, cwd=cwd)  # fmt: skip
+        cold, fill, warm, rf = cold_and_warm(label, paths, runs=runs, cwd=cwd)
         rows.append((n, nbytes, cold, fill, warm, rf))
 
     report.add(
@@ -482,13 +513,18 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
         variants.append((1, ["-j", "1"], "`-j 1`, both pinned to one CPU", 1))
     for j, flag, what, cpus in variants:
         pinned = " on one CPU" if cpus else ""
-        ap = measure(f"`ssot-codemod apply{' -j 1' if flag else ''}`{pinned}",
-                     ssot("apply", "--quiet", *flag, str(target)),
-                     runs=runs, cwd=work, before=fresh, cpus=cpus)  # fmt: skip
         procs = f"{j} process{'es' if j > 1 else ''}"
-        bare = measure(f"bare `libcst.parse_module(data).code`, {procs}{pinned}",
-                       [PY, "-c", BARE_PARSE, str(j), *targets],
-                       runs=runs, cwd=work, before=fresh, cpus=cpus)  # fmt: skip
+        ap, bare = measure_together(
+            [
+                Command(f"`ssot-codemod apply{' -j 1' if flag else ''}`{pinned}",
+                        ssot("apply", "--quiet", *flag, str(target)), work, before=fresh,
+                        cpus=cpus),
+                Command(f"bare `libcst.parse_module(data).code`, {procs}{pinned}",
+                        [PY, "-c", BARE_PARSE, str(j), *targets], work, before=fresh,
+                        cpus=cpus),
+            ],
+            runs=runs,
+        )  # fmt: skip
         pairs.append((what, ap, bare))
     report.add(
         f"## C. `apply` on {count} matching files ({nbytes / 1e6:.2f} MB)",
@@ -723,7 +759,9 @@ def main(argv: list[str] | None = None) -> int:
         f"- Reproduce: `make bench` (= `.venv/bin/python scripts/bench.py --write BENCHMARKS.md`)"
         f"; this run took {total:.0f} s",
         f"- Runs per command: {runs} (median reported), except the stdlib's `check -j 1` and the "
-        "first `check` that fills the results cache: 1 run each.",
+        "first `check` that fills the results cache: 1 run each. The two sides of a cold "
+        "target (`check` and ruff, `apply` and bare LibCST) take turns run by run "
+        "(`measure_together`), so that a slow spell of the machine slows both.",
         "- Peak RSS = `getrusage(RUSAGE_CHILDREN).ru_maxrss` of a fresh wrapper process: the "
         "largest single process of the command's tree (parallel workers are not summed).",
         "",
