@@ -341,7 +341,7 @@ def test_a_file_with_other_names_gets_a_copy_they_cannot_edit(tmp_path: Path) ->
 
 @pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
 def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: Path) -> None:
-    from ssot_codemod.backup import _Job, _link_original, _prepare
+    from ssot_codemod.backup import _Job, _link_backup_of, _prepare
 
     target = make(tmp_path / "t.py")
     job = _Job(target, ORIGINAL, NEW, followup=False)
@@ -350,7 +350,7 @@ def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: P
         assert job.original_inode is not None
         atomic_write(target, b"an editor's save\n")  # a new inode under the same name
         with pytest.raises(ApplyRefused, match="changed on disk"):
-            _link_original(job)
+            _link_backup_of(job)
     finally:
         for fd in job.fds:
             os.close(fd)

@@ -594,28 +594,13 @@ def _close_fds(jobs: Sequence[_Job]) -> None:
 
 
 def _link_backup_of(job: _Job) -> None:
-    """Put the job's backup in place as ``<file>.backup``, never clobbering: a hard link to the
-    file itself, or to the fsynced temporary copy of its bytes."""
-    if job.original_inode is not None:
-        _link_original(job)
-        return
-    assert job.backup_tmp is not None
+    """Put the job's backup in place as ``<file>.backup``, never clobbering: a second name of
+    the file's inode (the one whose bytes were read), or of the fsynced temporary copy of its
+    bytes."""
+    source = job.target if job.original_inode is not None else job.backup_tmp
+    assert source is not None
     try:
-        os.link(job.backup_tmp, job.backup)
-    except FileExistsError:
-        raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        if not _create_without_link(job.backup, job.current, job.mode):
-            raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
-    job.linked = True
-
-
-def _link_original(job: _Job) -> None:
-    """``<file>.backup`` as a second name of the file's inode, the one whose bytes were read."""
-    try:
-        os.link(job.target, job.backup, follow_symlinks=False)
+        os.link(source, job.backup, follow_symlinks=False)
     except FileExistsError:
         raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
     except OSError as exc:
@@ -625,7 +610,7 @@ def _link_original(job: _Job) -> None:
             raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
         job.linked = True
         return
-    if _inode(job.backup) != job.original_inode:
+    if job.original_inode is not None and _inode(job.backup) != job.original_inode:
         # The name was given to another file since it was read (an editor's save): that is
         # not the original, and the file is left to its new owner.
         with contextlib.suppress(OSError):
