@@ -19,6 +19,7 @@ import pytest
 
 import ssot_codemod.project.ast_findings as ast_findings
 from ssot_codemod.api import Options, RunResult, apply_paths, check_paths
+from ssot_codemod.backup import JOURNAL_NAME, read_journal
 from ssot_codemod.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +79,15 @@ def _dry_run_both_ways(root: Path, **changes: Any) -> tuple[RunResult, RunResult
     return fast, engine
 
 
-def _tree(root: Path) -> dict[str, bytes]:
+def _tree(root: Path) -> dict[str, object]:
+    """Every file's bytes; a journal's entries (its lines follow the order in which the
+    rewrites were computed, which the timing of the processes decides)."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): read_journal(p.parent)
+        if p.name == JOURNAL_NAME
+        else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
