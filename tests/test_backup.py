@@ -361,6 +361,27 @@ def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: P
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
+def test_another_inode_with_the_original_bytes_is_still_a_backup(tmp_path: Path) -> None:
+    """What overlayfs may do when the link copies a file up from a lower layer."""
+    from ssot_codemod.backup import _Job, _link_backup_of, _prepare
+
+    target = make(tmp_path / "t.py")
+    job = _Job(target, ORIGINAL, NEW, followup=False)
+    try:
+        _prepare(job, None)
+        atomic_write(target, ORIGINAL)  # the same bytes under a new inode number
+        _link_backup_of(job)
+    finally:
+        for fd in job.fds:
+            os.close(fd)
+        if job.new_tmp is not None:
+            job.new_tmp.unlink()
+    assert job.linked
+    assert os.path.samefile(backup_path_for(target), target)
+    assert backup_path_for(target).read_bytes() == ORIGINAL
+
+
 # --------------------------------------------------------------------------------------------
 # journal
 

@@ -610,13 +610,26 @@ def _link_backup_of(job: _Job) -> None:
             raise ApplyRefused(_BACKUP_EXISTS.format(name=job.backup.name)) from None
         job.linked = True
         return
-    if job.original_inode is not None and _inode(job.backup) != job.original_inode:
+    if (
+        job.original_inode is not None
+        and _inode(job.backup) != job.original_inode
+        and not _holds(job.backup, job.current)
+    ):
         # The name was given to another file since it was read (an editor's save): that is
-        # not the original, and the file is left to its new owner.
+        # not the original, and the file is left to its new owner. (Another inode number with
+        # the original's bytes is still a true backup: overlayfs may number a file anew when
+        # the link copies it up from a lower layer.)
         with contextlib.suppress(OSError):
             os.unlink(job.backup)
         raise _changed(job.target)
     job.linked = True
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
