@@ -382,6 +382,22 @@ def test_another_inode_with_the_original_bytes_is_still_a_backup(tmp_path: Path)
     assert backup_path_for(target).read_bytes() == ORIGINAL
 
 
+@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
+def test_a_linked_backup_of_a_file_not_replaced_goes_whatever_the_file_holds(
+    tmp_path: Path,
+) -> None:
+    from ssot_codemod.backup import _discard_fresh_backup
+
+    target = make(tmp_path / "t.py")
+    backup = backup_path_for(target)
+    os.link(target, backup)
+    with open(target, "r+b") as handle:  # edited in place: the backup's bytes change with it
+        handle.write(b"edited")
+    _discard_fresh_backup(target, backup, ORIGINAL, NEW)
+    assert not backup.exists()
+    assert target.read_bytes().startswith(b"edited")
+
+
 # --------------------------------------------------------------------------------------------
 # journal
 

@@ -703,11 +703,6 @@ def _commit_chunk(directory: Path, jobs: Sequence[_Job]) -> None:
         failed = [job for job in jobs if job.linked and not job.replaced]
         if failed:
             for job in failed:
-                if job.original_inode is not None and _inode(job.target) == _inode(job.backup):
-                    # Still a second name of the file itself: nothing of it is lost.
-                    with contextlib.suppress(OSError):
-                        os.unlink(job.backup)
-                    continue
                 _discard_fresh_backup(job.target, job.backup, job.current, job.new)
             _fsync_dir(directory)
             with contextlib.suppress(OSError):
@@ -718,10 +713,14 @@ def _discard_fresh_backup(target: Path, backup: Path, original: bytes, new: byte
     """Remove the backup this run made for *target*, which it did not replace after all.
 
     Kept when the file holds the new bytes (an interrupt right after the replace) or cannot be
-    read, and when the backup is no longer what this run wrote.
+    read, and when the backup is no longer what this run wrote; removed whatever the file holds
+    while it is still a second name of the file itself (a hard link: nothing of it is lost).
     """
+    inode = _inode(target)
     try:
-        if target.read_bytes() != new and backup.read_bytes() == original:
+        if (inode is not None and inode == _inode(backup)) or (
+            target.read_bytes() != new and _holds(backup, original)
+        ):
             backup.unlink()
     except OSError:
         pass
