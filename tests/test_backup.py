@@ -20,7 +20,11 @@ from ssot_codemod.backup import (
     JOURNAL_NAME,
     ApplyRefused,
     RevertOutcome,
+    _discard_fresh_backup,
+    _Job,
+    _link_backup_of,
     _parse_journal_line,
+    _prepare,
     atomic_write,
     backup_path_for,
     commit_followup,
@@ -339,23 +343,29 @@ def test_a_file_with_other_names_gets_a_copy_they_cannot_edit(tmp_path: Path) ->
     assert target.read_bytes() == ORIGINAL
 
 
-@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
-def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: Path) -> None:
-    from ssot_codemod.backup import _Job, _link_backup_of, _prepare
-
-    target = make(tmp_path / "t.py")
+@contextmanager
+def prepared_job(target: Path) -> Iterator[_Job]:
+    """A fresh apply's job for *target* after its first stage (checked, temporary file
+    written); its descriptors and temporary file are gone afterwards."""
     job = _Job(target, ORIGINAL, NEW, followup=False)
     try:
         _prepare(job, None)
-        assert job.original_inode is not None
-        atomic_write(target, b"an editor's save\n")  # a new inode under the same name
-        with pytest.raises(ApplyRefused, match="changed on disk"):
-            _link_backup_of(job)
+        yield job
     finally:
         for fd in job.fds:
             os.close(fd)
         if job.new_tmp is not None:
             job.new_tmp.unlink()
+
+
+@pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
+def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: Path) -> None:
+    target = make(tmp_path / "t.py")
+    with prepared_job(target) as job:
+        assert job.original_inode is not None
+        atomic_write(target, b"an editor's save\n")  # a new inode under the same name
+        with pytest.raises(ApplyRefused, match="changed on disk"):
+            _link_backup_of(job)
     assert not backup_path_for(target).exists()
     assert target.read_bytes() == b"an editor's save\n"
     assert leftovers(tmp_path) == []
@@ -364,19 +374,10 @@ def test_a_file_saved_over_before_its_backup_is_linked_is_left_alone(tmp_path: P
 @pytest.mark.skipif(not POSIX, reason="the backup is a copy elsewhere")
 def test_another_inode_with_the_original_bytes_is_still_a_backup(tmp_path: Path) -> None:
     """What overlayfs may do when the link copies a file up from a lower layer."""
-    from ssot_codemod.backup import _Job, _link_backup_of, _prepare
-
     target = make(tmp_path / "t.py")
-    job = _Job(target, ORIGINAL, NEW, followup=False)
-    try:
-        _prepare(job, None)
+    with prepared_job(target) as job:
         atomic_write(target, ORIGINAL)  # the same bytes under a new inode number
         _link_backup_of(job)
-    finally:
-        for fd in job.fds:
-            os.close(fd)
-        if job.new_tmp is not None:
-            job.new_tmp.unlink()
     assert job.linked
     assert os.path.samefile(backup_path_for(target), target)
     assert backup_path_for(target).read_bytes() == ORIGINAL
@@ -386,8 +387,6 @@ def test_another_inode_with_the_original_bytes_is_still_a_backup(tmp_path: Path)
 def test_a_linked_backup_of_a_file_not_replaced_goes_whatever_the_file_holds(
     tmp_path: Path,
 ) -> None:
-    from ssot_codemod.backup import _discard_fresh_backup
-
     target = make(tmp_path / "t.py")
     backup = backup_path_for(target)
     os.link(target, backup)
