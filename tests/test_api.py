@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from samples import SAMPLE
+from threads import joined_threads_gone
 
 from ssot_codemod import parallel, report, screening
 from ssot_codemod.api import (
@@ -245,8 +246,10 @@ def test_one_job_apply_writes_while_one_worker_computes(tree: Path, pools: list[
     expected = {r.path: r.new for r in preview.files if r.status == "would-change"}
     assert len(expected) == parallel.MIN_POOL_CANDIDATES + 4  # test_a, pkg/b and the many
 
+    joined_threads_gone()  # the decision reads this process's threads: as apply will see them
+    worker_wanted = parallel.one_job_worker(True)
     applied = apply_paths(["."], Options(jobs=1))
-    assert pools == ([1] if parallel.one_job_worker(True) else [])
+    assert pools == ([1] if worker_wanted else [])
     assert [(r.path, r.findings, r.error) for r in applied.files] == [
         (r.path, r.findings, r.error) for r in preview.files
     ]

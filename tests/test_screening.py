@@ -14,6 +14,7 @@ from typing import Any
 
 import gen_monorepo
 import pytest
+from threads import joined_threads_gone
 
 from ssot_codemod import screening
 from ssot_codemod.api import Options, apply_paths, check_paths
@@ -74,7 +75,7 @@ def workers_start(request: pytest.FixtureRequest) -> Iterator[str]:
         other = threading.Thread(target=release.wait, name="another thread")
         other.start()
     else:
-        _joined_threads_gone()  # (another test's)
+        joined_threads_gone()  # (another test's)
     try:
         if start_method() != wanted:
             pytest.skip(f"workers cannot be started by {wanted} here")
@@ -83,16 +84,6 @@ def workers_start(request: pytest.FixtureRequest) -> Iterator[str]:
         release.set()
         if other is not None:
             other.join()
-
-
-def _joined_threads_gone() -> None:
-    """Wait for the system to finish threads that Python has joined already (well under a
-    millisecond; until then Linux still counts them, and start_method with them)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and start_method() != "fork":
-        if sys.platform != "linux" or threading.active_count() > 1:
-            return
-        time.sleep(0.001)
 
 
 def test_start_method_forks_only_without_other_threads() -> None:
@@ -104,7 +95,7 @@ def test_start_method_forks_only_without_other_threads() -> None:
     finally:
         release.set()
         other.join()
-    _joined_threads_gone()
+    joined_threads_gone()
     if sys.platform == "linux" and threading.active_count() == 1:
         assert start_method() == "fork"
     elif sys.platform != "linux":
