@@ -108,10 +108,17 @@ class _Uses(cst.CSTVisitor):
     node whose recorded text contains none of *words* is skipped with its children: it holds
     no name and no string word from *words*, so for those words the result is the same as a
     full visit, at a fraction of its cost (a rewrite keeps most nodes of the original).
+
+    With *until_all_read*, the visit stops once every one of *words* was read as a name: its
+    ``strings`` are then incomplete, and only ``names`` answers (every word is read).
     """
 
     def __init__(
-        self, words: set[str] | frozenset[str] = frozenset(), source: SourceMap | None = None
+        self,
+        words: set[str] | frozenset[str] = frozenset(),
+        source: SourceMap | None = None,
+        *,
+        until_all_read: bool = False,
     ) -> None:
         super().__init__()
         self.names: set[str] = set()
@@ -120,9 +127,13 @@ class _Uses(cst.CSTVisitor):
         self._words = tuple(words)
         self._source = source if words else None
         self._skipped: set[int] = set()
+        self._until_read = frozenset(words) if until_all_read and words else None
+        self.all_read = False
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._source is not None and self._source.mentions(node, self._words) is False:
+        if self.all_read or (
+            self._source is not None and self._source.mentions(node, self._words) is False
+        ):
             self._skipped.add(id(node))
             return False
         return super().on_visit(node)
@@ -151,6 +162,8 @@ class _Uses(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
+        if self._until_read is not None and node.value in self._until_read:
+            self.all_read = self._until_read <= self.names
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if not self.in_helper:
@@ -165,8 +178,10 @@ def _uses(
     node: cst.CSTNode,
     words: set[str] | frozenset[str] = frozenset(),
     source: SourceMap | None = None,
+    *,
+    until_all_read: bool = False,
 ) -> _Uses:
-    uses = _Uses(words, source)
+    uses = _Uses(words, source, until_all_read=until_all_read)
     node.visit(uses)
     return uses
 
@@ -187,20 +202,27 @@ def drop_imports_left_unused(
     Two optional facts make this cheap without changing the answer. *removed*: the nodes of
     *original* the rewrite removed or replaced, when every other name of *original* survives
     in *module* (so only a name read in them can stop being used). *source*: the SourceMap of
-    *original*, whose nodes *module* shares, so both visits skip what cannot mention a
-    candidate name.
+    *original*, whose nodes *module* (and *removed*) share, so the visits skip what cannot
+    mention a candidate name.
     """
     candidates = _droppable_names(module)
     if removed is not None and candidates:
         in_removed: set[str] = set()
-        for node in removed:
-            in_removed |= _uses(node).names  # alone, a node shows a superset of its uses
+        for node in removed:  # alone, a node shows a superset of its uses
+            unread = candidates - in_removed
+            if not unread:
+                break
+            in_removed |= _uses(node, unread, source, until_all_read=True).names
         candidates &= in_removed
     if not candidates:
         return module
-    before = _uses(original, candidates, source)
-    after = _uses(module, candidates, source)
-    gone = (before.names & candidates) - after.names
+    # The rewrite first: it usually still reads every candidate (the test code around what
+    # changed), which ends its visit early and spares the original's.
+    after = _uses(module, candidates, source, until_all_read=True)
+    if after.all_read:
+        return module
+    left = candidates - after.names
+    gone = _uses(original, left, source).names & left
     if gone:
         gone -= set(_IDENTIFIER.findall("\n".join(after.strings)))
     if not gone:
