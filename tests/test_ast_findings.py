@@ -197,8 +197,10 @@ def _edge_project(root: Path) -> None:
     head = "from pkg.base import Base\n\n\n"
     deep = "lambda a=" * 220 + "1" + ":1" * 220
     files = {
-        "test_deep.py": f"{head}class T(Base):\n    X = {deep}\n\n    async def test_a(self):\n"
-        "        pass\n",
+        "test_deep.py": f"{head}class T(Base):\n    async def test_a(self):\n        x = {deep}\n",
+        # Beside the test: a method's position does not need its class's other statements.
+        "test_deep_beside.py": f"{head}class T(Base):\n    X = {deep}\n\n"
+        "    async def test_a(self):\n        pass\n",
         "test_text.py": f"{head}class T(Base):\n    async def test_é(self):\n        s = 'ü'\n",
         "test_comment.py": f"{head}class T(Base):\n    async def test_a(self):\n        pass\n"
         "        # trailing\n\n    async def test_b(self): pass\n    \n",
@@ -220,7 +222,9 @@ def test_edge_shapes_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     answers = _Answers(monkeypatch)
     fast, engine = _both_ways(root)
     assert answers.count > 0
-    assert any(f.status == "error" for f in engine.files)  # the deep file
+    statuses = {f.path.name: f.status for f in engine.files}
+    assert statuses["test_deep.py"] == "error"
+    assert statuses["test_deep_beside.py"] == "unchanged"
     assert _comparable(fast) == _comparable(engine)
 
 

@@ -12,9 +12,11 @@ that look like comments, continuation lines, form feeds, tabs, CRLF, CR).
 from __future__ import annotations
 
 import ast
+import bisect
 import contextlib
 import random
 import sysconfig
+import textwrap
 from pathlib import Path
 
 import libcst as cst
@@ -26,6 +28,7 @@ from ssot_codemod.analysis import ModuleIndex
 from ssot_codemod.sourcemap import (
     SourceMap,
     StatementSourceMap,
+    block_offsets,
     line_starts,
     statement_offsets,
     statement_source_map,
@@ -55,6 +58,16 @@ SHAPES = {
     ),
     "async": "async def f():\n    async with a:\n        await g()\n",
     "module-docstring": '"""Doc."""\n\nfrom __future__ import annotations\n',
+    "class-bodies": (
+        "class A(  # header comment\n    Base,\n\n):  # after the colon\n"
+        '    # above the docstring\n\n    """Doc."""\n    x = 1; y = 2\n'
+        "# dedented, between\n    @dec\n    # between decorators\n    @dec2\n"
+        "    def f(self):\n        pass\n        # the method's footer\n\n"
+        "    # above g\n    async def g(self):\n        await h()\n\n"
+        "    class Inner:\n        z = 3\n\n            # deeper\n    # the class's footer\n"
+        "\n\nclass B: pass\n\n\nclass C:\n    pass\n# after C\n"
+        "class D:\n\tdef f(self):\n\t\treturn 1\n\n\t# tab comment\n\n\t\t# deeper\n"
+    ),
 }
 SHAPES["crlf"] = SHAPES["comments-around-decorators"].replace("\n", "\r\n")
 SHAPES["cr"] = SHAPES["nested-compounds"].replace("\n", "\r")
@@ -121,9 +134,44 @@ def test_statements_start_where_a_whole_module_generation_puts_them(name: str, c
 
 
 @pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
-def test_every_node_is_answered_as_by_a_whole_module_map(name: str, code: str) -> None:
+def test_class_bodies_start_where_a_whole_module_generation_puts_them(name: str, code: str) -> None:
     module, tree = _parsed(code)
-    lazy = statement_source_map(module, code, engine.statement_lines(tree))
+    starts = line_starts(code)
+    offsets = statement_offsets(module, code, engine.statement_lines(tree), starts)
+    full = SourceMap(module)
+    if offsets is None or full.code != code:
+        return
+    members = dict(engine.member_lines(tree))
+    position = 0
+    for number, stmt in enumerate(module.body):
+        if position in members and isinstance(stmt, cst.ClassDef):
+            block = stmt.body
+            placed = None
+            if isinstance(block, cst.IndentedBlock):
+                placed = block_offsets(
+                    block,
+                    code,
+                    members[position],
+                    starts,
+                    owner_first=engine.statement_lines(tree)[position][0],
+                    owner_end=bisect.bisect_right(starts, offsets[number + 1] - 1),
+                )
+            if isinstance(block, cst.IndentedBlock):
+                assert placed is not None, "declined a class body it could place"
+                expected = [full._spans[id(member)][0] for member in block.body]
+                assert placed == [*expected, full._spans[id(block.body[-1])][1]]
+        position += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+
+
+@pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
+@pytest.mark.parametrize("members", [True, False], ids=["members", "statements"])
+def test_every_node_is_answered_as_by_a_whole_module_map(
+    name: str, code: str, members: bool
+) -> None:
+    module, tree = _parsed(code)
+    lazy = statement_source_map(
+        module, code, engine.statement_lines(tree), engine.member_lines(tree) if members else ()
+    )
     full = SourceMap(module)
     if lazy is None:
         assert _may_decline(module, code)
@@ -171,6 +219,91 @@ def test_a_statement_nobody_asks_about_is_never_generated() -> None:
     assert lazy.inexact
 
 
+@pytest.mark.parametrize(("name", "code"), MODULES, ids=[name for name, _ in MODULES])
+def test_a_method_is_parsed_from_its_lines_as_from_its_own_code(name: str, code: str) -> None:
+    """``function_key`` and ``depends_on_defining_class`` read a method's ``ast``: from its
+    placed lines, the same tree (but for positions) as from its own code generation."""
+    module, tree = _parsed(code)
+    lazy = statement_source_map(
+        module, code, engine.statement_lines(tree), engine.member_lines(tree)
+    )
+    if lazy is None:
+        return
+    index = ModuleIndex(module, source=lazy)
+    placed = 0
+    for stmt in module.body:
+        block = stmt.body if isinstance(stmt, cst.ClassDef) else None
+        if not isinstance(block, cst.IndentedBlock):
+            continue
+        for method in block.body:
+            if not isinstance(method, cst.FunctionDef):
+                continue
+            text = textwrap.dedent(module.code_for_node(method.with_changes(leading_lines=())))
+            try:
+                expected: str | None = ast.dump(ast.parse(text))
+            except SyntaxError:
+                expected = None
+            from_lines = index._placed_function_tree(method)
+            if from_lines is not None:
+                placed += 1
+                assert ast.dump(from_lines) == expected, method.name.value
+            found = index._function_tree(method)
+            assert (ast.dump(found) if found is not None else None) == expected
+    if name == "class-bodies":
+        assert placed == 3
+
+
+def test_a_method_nobody_looks_into_is_never_generated() -> None:
+    """A top-level class's methods are placed by CPython's lines: one is read (words, text,
+    position, ancestors) without generating the class, and generated alone when a node in it
+    is asked about. LibCST writes ``g``'s ``except OSError :`` back otherwise: generating it
+    would show."""
+    code = (
+        "import os\n\n\nclass A:\n    def f(self):\n        return os.sep\n\n"
+        "    def g(self):\n        try:\n            pass\n        except OSError :\n"
+        "            pass\n"
+    )
+    module, tree = _parsed(code)
+    lazy = statement_source_map(
+        module, code, engine.statement_lines(tree), engine.member_lines(tree)
+    )
+    assert isinstance(lazy, StatementSourceMap)
+    index = ModuleIndex(module, source=lazy)
+    f, g = index.classes["A"].method("f"), index.classes["A"].method("g")
+    assert f is not None and g is not None
+    assert lazy.mentions(g, ("OSError",)) is True
+    assert lazy.text(g) == code[code.index("\n\n    def g") + 1 :]
+    assert lazy.start(f.name) == (5, 9)
+    assert lazy.end(g) == (13, 1)
+    returned = cst.ensure_type(f.body, cst.IndentedBlock).body[0]
+    cls = cst.ensure_type(module.body[1], cst.ClassDef)
+    assert lazy.ancestors({id(returned)}) == {id(module), id(cls), id(cls.body), id(f), id(f.body)}
+    assert not lazy.inexact
+    # The class itself asked about is generated whole, g with it: not its lines.
+    assert lazy.text(cls.name) is None
+    assert lazy.inexact
+
+
+def test_a_rewrite_beside_a_method_libcst_does_not_reproduce_keeps_the_statement_map() -> None:
+    """The method LibCST would write back otherwise is not the one rewritten: it is kept as
+    its own lines, and the map stays exact (no second attempt with whole-module maps)."""
+    code = (
+        "import asyncio\nimport unittest\n\n\nclass Base(unittest.TestCase):\n"
+        "    def setUp(self):\n        self.loop = asyncio.new_event_loop()\n"
+        "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
+        "    def tearDown(self):\n        try:\n            self.loop.close()\n"
+        "        except RuntimeError :\n            pass\n\n"
+        "    async def asyncSetUp(self):\n        self.ready = True\n"
+    )
+    attempt = engine._Attempt()
+    settings = engine._Settings(None, False, None, None, True)
+    result = engine._fix(code, settings, True, False, None, attempt)
+    assert attempt.maps and not attempt.inexact()
+    assert result == engine._fix(code, settings, True, False, None, None)
+    assert result.changed and "except RuntimeError :" in result.code
+    assert "run_coroutine_sync(self.asyncSetUp(), self.loop)" in result.code
+
+
 def test_a_node_of_another_tree_is_not_searched_for_by_mentions() -> None:
     """``mentions`` is asked of a rewrite's new nodes too: those are not looked for by
     generating every statement (only a hinted node's statement is generated)."""
@@ -212,15 +345,14 @@ def test_the_engine_rewrites_alike_with_either_map(name: str, code: str, unsafe:
 
 
 def test_a_rewrite_touching_a_statement_libcst_does_not_reproduce_falls_back() -> None:
-    """The bridge's class holds ``except RuntimeError :`` (LibCST drops the space): its map is
+    """The bridge's method holds ``except RuntimeError :`` (LibCST drops the space): its map is
     inexact, so the engine starts again with whole-module maps, whose splice keeps that line
     as written."""
     code = (
         "import asyncio\nimport unittest\n\n\nclass Base(unittest.TestCase):\n"
-        "    def setUp(self):\n        self.loop = asyncio.new_event_loop()\n"
+        "    def setUp(self):\n        try:\n            self.loop = asyncio.new_event_loop()\n"
+        "        except RuntimeError :\n            raise\n\n"
         "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
-        "    def tearDown(self):\n        try:\n            self.loop.close()\n"
-        "        except RuntimeError :\n            pass\n\n"
         "    async def asyncSetUp(self):\n        self.ready = True\n"
     )
     attempt = engine._Attempt()

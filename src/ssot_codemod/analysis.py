@@ -8,6 +8,8 @@ answered with ``UNKNOWN`` instead of a guess, so rules can report rather than re
 from __future__ import annotations
 
 import ast
+import bisect
+import contextlib
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -229,13 +231,39 @@ class ModuleIndex:
         :func:`depends_on_defining_class` parse it (memoised; None: it does not parse)."""
         memo_key = ("function_tree", id(node))
         if memo_key not in self.memo:
-            text = textwrap.dedent(self.module.code_for_node(node.with_changes(leading_lines=())))
-            try:
-                self.memo[memo_key] = ast.parse(text)
-            except SyntaxError:
-                self.memo[memo_key] = None
+            tree = self._placed_function_tree(node)
+            if tree is None:
+                text = textwrap.dedent(
+                    self.module.code_for_node(node.with_changes(leading_lines=()))
+                )
+                with contextlib.suppress(SyntaxError):
+                    tree = ast.parse(text)
+            self.memo[memo_key] = tree
         cached = self.memo[memo_key]
         return cached if isinstance(cached, ast.Module) else None
+
+    def _placed_function_tree(self, node: cst.FunctionDef) -> ast.Module | None:
+        """``ast`` of the function's lines in the module, where its map knows them without
+        generating code (a method of a top-level class), parsed as the body of an ``if``
+        (they are indented); None where that cannot be done. The same tree as that of its
+        own code generation but for positions: LibCST writes a node's tokens back as they
+        are, and the indentation it regenerates is not in the tree."""
+        source = self._source
+        span = source.known_span(id(node)) if source is not None else None
+        if source is None or span is None:
+            return None
+        starts = source._line_starts
+        first = bisect.bisect_right(starts, span[0]) - 1 + len(node.leading_lines)
+        if first >= len(starts) or not source.code.startswith((" ", "\t"), starts[first]):
+            return None
+        try:
+            wrapper = ast.parse("if 1:\n" + source.code[starts[first] : span[1]])
+        except SyntaxError:
+            return None
+        body = wrapper.body[0].body if isinstance(wrapper.body[0], ast.If) else []
+        if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        return ast.Module(body=body, type_ignores=[])
 
     def code_for(self, node: cst.CSTNode) -> str:
         """Source text of a node of this module (memoised)."""

@@ -52,8 +52,10 @@ class Screened:
     # position is the one reported should LibCST refuse it too.
     syntax_error: SyntaxError | None = None
     # Where CPython put each top-level statement (:func:`statement_lines`), when it parsed
-    # the text: a rewrite's map generates only the statements asked about.
+    # the text: a rewrite's map generates only the statements asked about; and each
+    # statement of a top-level class's body (:func:`member_lines`).
     statement_lines: StatementLines | None = None
+    member_lines: MemberLines = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class TreeVerdict:
     with_context: bool  # whether the rules' facts assumed a project context
     facts: dict[str, object]  # rule code -> Rule.tree_facts of the tree
     statement_lines: StatementLines = ()  # :func:`statement_lines` of the tree
+    member_lines: MemberLines = ()  # :func:`member_lines` of the tree
 
 
 def tree_verdict(
@@ -79,15 +82,33 @@ def tree_verdict(
     if deeper_than(tree, data, MAX_NESTING):
         return None
     facts = {rule.code: rule.tree_facts(tree, with_context=with_context) for rule in rules}
-    return TreeVerdict(_digest(data), with_context, facts, statement_lines(tree))
+    return TreeVerdict(
+        _digest(data), with_context, facts, statement_lines(tree), member_lines(tree)
+    )
 
 
 # Per top-level statement of a module: its first line (its first decorator's) and its last.
 StatementLines = tuple[tuple[int, int], ...]
+# Per top-level class: its place among the module's statements, and the lines of each
+# statement of its body.
+MemberLines = tuple[tuple[int, StatementLines], ...]
 
 
 def statement_lines(tree: ast.Module) -> StatementLines:
     """Where CPython put each top-level statement of *tree* (1-based lines)."""
+    return _lines_of(tree.body)
+
+
+def member_lines(tree: ast.Module) -> MemberLines:
+    """Where CPython put each statement of the body of each top-level class of *tree*."""
+    return tuple(
+        (position, _lines_of(stmt.body))
+        for position, stmt in enumerate(tree.body)
+        if isinstance(stmt, ast.ClassDef)
+    )
+
+
+def _lines_of(body: list[ast.stmt]) -> StatementLines:
     return tuple(
         (
             stmt.decorator_list[0].lineno
@@ -96,7 +117,7 @@ def statement_lines(tree: ast.Module) -> StatementLines:
             else stmt.lineno,
             stmt.end_lineno or stmt.lineno,
         )
-        for stmt in tree.body
+        for stmt in body
     )
 
 
@@ -151,13 +172,16 @@ def screen(
             return Screened(
                 tuple(left if tree_gates else candidates),
                 statement_lines=verdict.statement_lines or None,
+                member_lines=verdict.member_lines,
             )
     tree, syntax_error = _refuse_parser_crashers(source)
     if tree is None:
         return Screened(tuple(candidates), syntax_error)
     if tree_gates:
         candidates = [rule for rule in candidates if rule.could_match_tree(tree, context)]
-    return Screened(tuple(candidates), statement_lines=statement_lines(tree))
+    return Screened(
+        tuple(candidates), statement_lines=statement_lines(tree), member_lines=member_lines(tree)
+    )
 
 
 def fix_source(
@@ -278,7 +302,9 @@ def _run(
     if attempt is not None and screened.statement_lines is not None:
         from ssot_codemod.sourcemap import statement_source_map
 
-        source_map = statement_source_map(module, source, screened.statement_lines)
+        source_map = statement_source_map(
+            module, source, screened.statement_lines, screened.member_lines
+        )
         if source_map is not None:
             attempt.maps.append(source_map)
     index, plan = _analyze(

@@ -16,6 +16,7 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import Union
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # internal, but stable since LibCST 0.3
@@ -26,6 +27,9 @@ _NO_OP: AbstractContextManager[None] = nullcontext()
 
 Spans = dict[int, tuple[int, int]]  # node id -> (start, end) text offsets
 Parents = dict[int, int]  # node id -> id of the node around it
+# What a StatementSourceMap generates at once: a top-level statement (its index, None) or a
+# statement of the body of a top-level class (the class's index, the statement's).
+_Unit = tuple[int, Union[int, None]]
 
 
 class _RecordingState(CodegenState):
@@ -134,11 +138,15 @@ class SourceMap:
 
 
 def statement_source_map(
-    module: cst.Module, code: str, lines: Sequence[tuple[int, int]]
+    module: cst.Module,
+    code: str,
+    lines: Sequence[tuple[int, int]],
+    members: Sequence[tuple[int, Sequence[tuple[int, int]]]] = (),
 ) -> StatementSourceMap | None:
     """A :class:`StatementSourceMap` of *module*, LibCST's tree of *code*, whose top-level
     statements CPython placed at *lines* (:func:`statement_offsets`); None if it cannot be
-    made."""
+    made. *members*: for top-level classes, the position of the class in *lines* and where
+    CPython placed each statement of its body, so that those are placed too."""
     starts = line_starts(code)
     offsets = statement_offsets(module, code, lines, starts)
     if offsets is None:
@@ -156,19 +164,29 @@ def statement_source_map(
             lazy._parents[id(line)] = id(module)
         if _resolve(state.tokens, start, lazy._spans, lazy._parents) != code[start:end]:  # type: ignore[arg-type]
             return None
+    if members:
+        body_lines = dict(members)
+        position = 0  # index into *lines* of each top-level statement's first
+        for number, stmt in enumerate(module.body):
+            found = body_lines.get(position)
+            if found is not None and isinstance(stmt, cst.ClassDef):
+                lazy._place_members(number, lines[position][0], found)
+            position += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
     return lazy
 
 
 class StatementSourceMap(SourceMap):
-    """A :class:`SourceMap` of a module whose text is known, that generates a top-level
-    statement's code only when a node in it is asked about.
+    """A :class:`SourceMap` of a module whose text is known, that generates a statement's code
+    only when a node in it is asked about.
 
     Every top-level statement's text is a run of whole lines of the module's text, placed by
     CPython's line numbers and LibCST's leading lines (:func:`statement_offsets`), so a
-    statement nobody asks about is never generated: its text is the module's own. A generated
-    statement must be exactly its lines; one that is not (a construct LibCST does not
-    reproduce) makes the map :attr:`inexact`, and its caller starts again with a
-    :class:`SourceMap`.
+    statement nobody asks about is never generated: its text is the module's own. So is each
+    statement of a top-level class's body, where CPython's lines for it were given
+    (:func:`block_offsets`): a method is generated alone, without the rest of its class, and
+    the text of a method nobody looks into is the module's own. A generated statement must be
+    exactly its lines; one that is not (a construct LibCST does not reproduce) makes the map
+    :attr:`inexact`, and its caller starts again with a :class:`SourceMap`.
     """
 
     def __init__(self, module: cst.Module, code: str, offsets: list[int], starts: list[int]):
@@ -184,24 +202,64 @@ class StatementSourceMap(SourceMap):
             self._parents[id(stmt)] = id(module)
             self._statement_at.setdefault(id(stmt), number)
         self._pending = dict.fromkeys(range(len(module.body)))  # not generated yet, in order
-        self._owner: dict[int, int] = {}  # node id -> index of the statement that holds it
+        # What generates a node: a top-level statement (its index) or a placed statement of a
+        # class body (the class's index, the statement's); a node given by a hint, or placed.
+        self._owner: dict[int, _Unit] = {}
+        self._pending_members: dict[_Unit, None] = {}
+        # Placed members asked about, the latest last: where a node nobody placed is looked
+        # for first, the latest first (a rule reads a method, then the nodes in it it edits or
+        # quotes).
+        self._asked: dict[_Unit, None] = {}
+
+    def _place_members(
+        self, number: int, owner_first: int, lines: Sequence[tuple[int, int]]
+    ) -> None:
+        """Place the statements of the body of class *number* (CPython's *lines* for them;
+        the class's first line is *owner_first*): their spans and parents are known from now
+        on, and each is generated alone when a node in it is asked about."""
+        stmt = self._module.body[number]
+        block = getattr(stmt, "body", None)
+        if not isinstance(block, cst.IndentedBlock) or self._statement_at[id(stmt)] != number:
+            return
+        owner_end = bisect.bisect_right(self._line_starts, self._spans[id(stmt)][1] - 1)
+        offsets = block_offsets(
+            block, self.code, lines, self._line_starts, owner_first=owner_first, owner_end=owner_end
+        )
+        if offsets is None:
+            return
+        self._parents[id(block)] = id(stmt)
+        for position, member in enumerate(block.body):
+            key = id(member)
+            if key in self._spans:  # one node object in two places: the first one's
+                continue
+            self._spans[key] = (offsets[position], offsets[position + 1])
+            self._parents[key] = id(block)
+            self._owner[key] = (number, position)
+            self._pending_members[(number, position)] = None
 
     def hint(self, statement: cst.CSTNode, nodes: Iterable[cst.CSTNode]) -> None:
-        """*nodes* are in the top-level *statement*: asked about, that one is generated."""
+        """*nodes* are in the top-level *statement*: asked about, that one is generated (or,
+        for a placed statement of its body and that statement's name, that one alone)."""
         number = self._statement_at.get(id(statement))
-        if number is not None:
-            for node in nodes:
-                self._owner[id(node)] = number
+        if number is None:
+            return
+        for node in nodes:
+            unit = self._owner.setdefault(id(node), (number, None))
+            name = getattr(node, "name", None)
+            if isinstance(name, cst.Name) and isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                self._owner.setdefault(id(name), unit)
 
     def mentions(self, node: cst.CSTNode, words: tuple[str, ...]) -> bool | None:
         # Asked of every node of a tree that may not be this module's (a rewrite's new nodes):
         # a node not placed yet is not searched for, only generated where a hint puts it.
         key = id(node)
         span = self._spans.get(key)
-        number = self._owner.get(key)
-        if span is None and number is not None:
+        unit = self._owner.get(key)
+        if unit is not None and unit[1] is not None:
+            self._ask(unit)
+        if span is None and unit is not None:
             # A node's text is part of its statement's: none of the words there, none in it.
-            start, end = self._spans[id(self._module.body[number])]
+            start, end = self._unit_span(unit)
             if not any(self.code.find(word, start, end) >= 0 for word in words):
                 return False
             self._generate_holding(key, search=False)
@@ -215,6 +273,10 @@ class StatementSourceMap(SourceMap):
         if span is None and self._pending:
             self._generate_holding(key, search=True)
             span = self._spans.get(key)
+        elif self._pending_members:
+            unit = self._owner.get(key)
+            if unit is not None and unit[1] is not None:
+                self._ask(unit)
         return span
 
     def _parent(self, key: int) -> int | None:
@@ -224,14 +286,36 @@ class StatementSourceMap(SourceMap):
             parent = self._parents.get(key)
         return parent
 
+    def _ask(self, unit: _Unit) -> None:
+        self._asked.pop(unit, None)
+        self._asked[unit] = None
+
+    def _unit_span(self, unit: _Unit) -> tuple[int, int]:
+        number, position = unit
+        stmt: cst.CSTNode = self._module.body[number]
+        if position is not None:  # a placed member: its class's body is an IndentedBlock
+            stmt = cst.ensure_type(getattr(stmt, "body"), cst.IndentedBlock).body[position]  # noqa: B009
+        return self._spans[id(stmt)]
+
     def _generate_holding(self, key: int, *, search: bool) -> None:
-        number = self._owner.get(key)
-        if number is not None and number in self._pending:
-            self._generate(number)
-            return
+        unit = self._owner.get(key)
+        if unit is not None:
+            if unit in self._pending_members:
+                self._ask(unit)
+                self._generate_member(unit)
+                return
+            if unit[0] in self._pending:
+                self._generate(unit[0])
+                return
         if not search:
             return
-        for number in list(self._pending):  # a node nobody said where it is: in source order
+        # A node nobody said where it is: in the methods read so far, then in source order.
+        for asked in reversed(list(self._asked)):
+            if asked in self._pending_members:
+                self._generate_member(asked)
+                if key in self._spans:
+                    return
+        for number in list(self._pending):
             self._generate(number)
             if key in self._spans:
                 return
@@ -239,8 +323,26 @@ class StatementSourceMap(SourceMap):
     def _generate(self, number: int) -> None:
         del self._pending[number]
         stmt = self._module.body[number]
-        start, end = self._spans[id(stmt)]
+        block = getattr(stmt, "body", None)
+        if isinstance(block, cst.IndentedBlock):
+            for position in range(len(block.body)):
+                self._pending_members.pop((number, position), None)
+        self._record(stmt, _RecordingState(self._module))
+
+    def _generate_member(self, unit: _Unit) -> None:
+        del self._pending_members[unit]
+        number, position = unit
+        assert position is not None
+        block = self._module.body[number].body
+        assert isinstance(block, cst.IndentedBlock)
         state = _RecordingState(self._module)
+        state.increase_indent(state.default_indent if block.indent is None else block.indent)
+        self._record(block.body[position], state)
+
+    def _record(self, stmt: cst.CSTNode, state: _RecordingState) -> None:
+        """Generate *stmt* (placed) in *state*, and keep its nodes' spans and parents if its
+        text is its place's."""
+        start, end = self._spans[id(stmt)]
         stmt._codegen(state)
         spans: Spans = {}
         parents: Parents = {}
@@ -274,11 +376,65 @@ def statement_offsets(
     ):
         return None
     total = len(starts) - 1  # the text ends with a newline: the last start is its end
+    return _body_offsets(
+        module.body,
+        code,
+        lines,
+        starts,
+        header=len(module.header),
+        last=total - len(module.footer),
+        end=total,
+    )
+
+
+def block_offsets(
+    block: cst.IndentedBlock,
+    code: str,
+    lines: Sequence[tuple[int, int]],
+    starts: list[int],
+    *,
+    owner_first: int,
+    owner_end: int,
+) -> list[int] | None:
+    """:func:`statement_offsets` of the statements of *block*, the body of a compound
+    statement whose text is lines *owner_first* to *owner_end* (1-based, included) of *code*;
+    *lines*: CPython's first and last line of each statement of that body.
+
+    The header (``class A(Base):`` and any lines it spans) ends on the line above the first
+    statement's leading lines: LibCST gives every blank line and comment after it to that
+    statement, so that line must be code, at or below *owner_first*. The block's footer is
+    the last lines of the owner's text.
+    """
+    if not block.body or not lines:
+        return None
+    return _body_offsets(
+        block.body, code, lines, starts, header=None, last=owner_end - len(block.footer),
+        end=owner_end, floor=owner_first,
+    )  # fmt: skip
+
+
+def _body_offsets(
+    body: Sequence[cst.BaseStatement],
+    code: str,
+    lines: Sequence[tuple[int, int]],
+    starts: list[int],
+    *,
+    header: int | None,
+    last: int,
+    end: int,
+    floor: int = 0,
+) -> list[int] | None:
+    """Where each statement of *body* starts, and where the last one ends. *header*: the
+    last line before the first statement's text (None: the line above that text, which must
+    be code at or below line *floor*); *last*: the last line of the last statement's text
+    (its footer's, if it has one); *end*: the last line of the body's owner."""
     offsets: list[int] = []
     position = 0  # index into *lines*
-    previous_last = len(module.header)  # last line before the next statement's text
+    previous_last = header  # last line before the next statement's text
     previous_simple = False
-    for stmt in module.body:
+    for stmt in body:
+        if not isinstance(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return None  # what LibCST's parser never makes
         count = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
         if position + count > len(lines):
             return None
@@ -290,23 +446,31 @@ def statement_offsets(
         if decorators:
             leading += len(decorators[0].leading_lines)
         first = own_first - leading
-        if first <= previous_last or own_last < own_first:
+        if own_last < own_first:
+            return None
+        if previous_last is None:  # the first statement of a block: a code line above it
+            previous_last = first - 1
+            if previous_last < floor or _blank_or_comment(code, starts, previous_last, first):
+                return None
+        elif first <= previous_last or (not offsets and first != previous_last + 1):
             return None
         if previous_simple and first != previous_last + 1:
-            return None
-        if not offsets and first != len(module.header) + 1:
             return None
         if not _blank_or_comment(code, starts, previous_last + 1, own_first):
             return None
         offsets.append(starts[first - 1])
         previous_last = own_last
         previous_simple = isinstance(stmt, cst.SimpleStatementLine)
-    end = total - len(module.footer)
-    if position != len(lines) or end < previous_last or (previous_simple and end != previous_last):
+    assert previous_last is not None  # a body has a statement
+    if (
+        position != len(lines)
+        or last < previous_last
+        or (previous_simple and last != previous_last)
+    ):
         return None
-    if not _blank_or_comment(code, starts, previous_last + 1, total + 1):
+    if not _blank_or_comment(code, starts, previous_last + 1, end + 1):
         return None
-    offsets.append(starts[end])
+    offsets.append(starts[last])
     return offsets
 
 
