@@ -178,30 +178,84 @@ def test_long_implicit_string_concatenation_is_a_per_file_error(root: Path) -> N
     assert_fails_alone(root, "concat.py", data, "cannot parse")
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+def _one_cpu() -> None:
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+
+
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        "1",
+        "2",
+        # One CPU: -j 1 computes in the process itself, with no worker to lose.
+        pytest.param(
+            "pinned",
+            marks=pytest.mark.skipif(
+                not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here"
+            ),
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "expression",
+    [
+        pytest.param("-" * 100_000 + "1", id="unary-minus"),
+        # 700 lambdas in each other's defaults: 1,400 ast levels, inside the general limit
+        pytest.param("lambda a=" * 700 + "1" + ":1" * 700, id="lambda-defaults"),
+    ],
+)
 def test_file_that_crashes_libcsts_native_parser_is_a_per_file_error(
-    tmp_path: Path, jobs: str
+    tmp_path: Path, jobs: str, expression: str
 ) -> None:
-    """libcst 1.9's native parser segfaults on ``x = ------...1``: one file fails, not the run."""
+    """libcst 1.9's native parser segfaults on these: one file fails, not the run."""
     tree = tmp_path / "tree"
     tree.mkdir()
     goods = [f"good{i}.py" for i in range(9)]  # enough candidates for the process pool
     for name in goods:
         (tree / name).write_bytes(SAMPLE.encode())
-    data = (SAMPLE + "\nx = " + "-" * 100_000 + "1\n").encode()
+    data = (SAMPLE + "\nx = " + expression + "\n").encode()
     (tree / "segv.py").write_bytes(data)
     proc = subprocess.run(
-        [sys.executable, "-m", "ssot_codemod", "apply", "-j", jobs, "."],
+        [
+            sys.executable,
+            "-m",
+            "ssot_codemod",
+            "apply",
+            "-j",
+            "1" if jobs == "pinned" else jobs,
+            ".",
+        ],
         cwd=tree,
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=_one_cpu if jobs == "pinned" else None,
     )
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     assert errors(proc.stderr) and errors(proc.stderr)[0].startswith("error: segv.py: ")
     assert (tree / "segv.py").read_bytes() == data
     for name in goods:
         assert (tree / name).read_bytes() == GOOD_REWRITE
+
+
+def test_quarantine_markers_refuse_what_would_crash_libcsts_parser() -> None:
+    """The quarantine's LibCST path parses test files too: behind the same guard."""
+    script = (
+        "from ssot_codemod.quarantine_cst import add_markers_cst, remove_markers_cst\n"
+        "from ssot_codemod.types import EngineError\n"
+        "source = 'import unittest\\nx = ' + 'lambda a=' * 700 + '1' + ':1' * 700 + '\\n'\n"
+        "for edit in (lambda: add_markers_cst(source, {'T.test_a': 'why'}),\n"
+        "             lambda: remove_markers_cst(source, ['T.test_a'])):\n"
+        "    try:\n"
+        "        edit()\n"
+        "    except EngineError as exc:\n"
+        "        print(exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.count("crashes LibCST's parser") == 2, proc.stdout
 
 
 def test_nonexistent_path_is_reported_and_the_rest_processed(root: Path) -> None:

@@ -79,7 +79,7 @@ def tree_verdict(
     """The crash guard's and *rules*' tree gates' findings on *tree*, ``ast.parse(data)``
     (``data`` UTF-8 or ASCII bytes: a text whose UTF-8 is not *data* never uses it). None
     when the guard refuses the tree: the engine then parses and reports it itself."""
-    if deeper_than(tree, data, MAX_NESTING):
+    if _crashes_libcst(tree, data) is not None:
         return None
     facts = {rule.code: rule.tree_facts(tree, with_context=with_context) for rule in rules}
     return TreeVerdict(
@@ -428,6 +428,33 @@ def _splice(source: str, roundtrip: str, rewritten: str) -> str | None:
 # Deeper than this, LibCST's native parser can overflow its stack and kill the whole process
 # (seen with 3,000 nested brackets or 10,000-term sums); real code stays far below it.
 MAX_NESTING = 1500
+# Lambdas in each other's parameter defaults (``lambda a=lambda a=...``) overflow it sooner:
+# from ~590 of them (1,193 ``ast`` levels, 8 MB of stack), so lambdas nested in each other are
+# counted on their own, with room for a smaller stack.
+MAX_LAMBDA_NESTING = 250
+
+
+def _crashes_libcst(tree: ast.Module, data: bytes) -> str | None:
+    """Why LibCST's parser may crash on the text *data* that CPython parsed as *tree*, or
+    None."""
+    if deeper_than(tree, data, MAX_NESTING):
+        return f"nested more than {MAX_NESTING} levels deep"
+    if data.count(b"lambda") > MAX_LAMBDA_NESTING and _lambda_depth(tree) > MAX_LAMBDA_NESTING:
+        return f"lambdas nested more than {MAX_LAMBDA_NESTING} deep"
+    return None
+
+
+def _lambda_depth(tree: ast.AST) -> int:
+    """The most lambdas in *tree* inside one another."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.Lambda):
+            depth += 1
+            deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def parse_module(source: str) -> cst.Module:
@@ -491,11 +518,9 @@ def _refuse_parser_crashers(source: str) -> tuple[ast.Module | None, SyntaxError
         return None, exc
     except ValueError:
         return None, None
-    if deeper_than(tree, source.encode("utf-8", "surrogatepass"), MAX_NESTING):
-        raise EngineError(
-            f"cannot parse: nested more than {MAX_NESTING} levels deep, which crashes "
-            "LibCST's parser"
-        )
+    crash = _crashes_libcst(tree, source.encode("utf-8", "surrogatepass"))
+    if crash is not None:
+        raise EngineError(f"cannot parse: {crash}, which crashes LibCST's parser")
     return tree, None
 
 

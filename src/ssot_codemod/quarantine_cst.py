@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import libcst as cst
 
+from ssot_codemod.engine import parse_module
 from ssot_codemod.module_edits import drop_imports_left_unused
 from ssot_codemod.quarantine_markers import TAG, marker_text
 
@@ -96,7 +97,7 @@ class _Marking(cst.CSTTransformer):
 def add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[str]]:
     from ssot_codemod.module_edits import ensure_imports
 
-    module = cst.parse_module(source)
+    module = parse_module(source)  # EngineError for what would crash LibCST's parser
     marking = _Marking(reasons, frozenset())
     new = module.visit(marking)
     if not marking.done:
@@ -107,7 +108,7 @@ def add_markers_cst(source: str, reasons: Mapping[str, str]) -> tuple[str, set[s
 
 def remove_markers_cst(source: str, qualnames: Sequence[str]) -> tuple[str, set[str]]:
     """*source* without the markers on *qualnames*, and the qualnames that had one."""
-    module = cst.parse_module(source)
+    module = parse_module(source)  # EngineError for what would crash LibCST's parser
     marking = _Marking({}, frozenset(qualnames))
     new = module.visit(marking)
     if not marking.done:
