@@ -274,10 +274,15 @@ def test_a_method_nobody_looks_into_is_never_generated() -> None:
     assert lazy.mentions(g, ("OSError",)) is True
     assert lazy.text(g) == code[code.index("\n\n    def g") + 1 :]
     assert lazy.start(f.name) == (5, 9)
+    assert lazy.start(g.name) == (8, 9)  # only what comes before the name is generated
     assert lazy.end(g) == (13, 1)
     returned = cst.ensure_type(f.body, cst.IndentedBlock).body[0]
+    # Read last, f is where a node nobody placed is looked for first (a rule reads a method,
+    # then looks at what is in it).
+    assert lazy.mentions(f, ("os.sep",)) is True
     cls = cst.ensure_type(module.body[1], cst.ClassDef)
     assert lazy.ancestors({id(returned)}) == {id(module), id(cls), id(cls.body), id(f), id(f.body)}
+    assert lazy.start(g.name) == (8, 9)  # only what comes before the name is generated
     assert not lazy.inexact
     # The class itself asked about is generated whole, g with it: not its lines.
     assert lazy.text(cls.name) is None

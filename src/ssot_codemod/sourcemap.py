@@ -206,9 +206,9 @@ class StatementSourceMap(SourceMap):
         # class body (the class's index, the statement's); a node given by a hint, or placed.
         self._owner: dict[int, _Unit] = {}
         self._pending_members: dict[_Unit, None] = {}
-        # Placed members asked about, the latest last: where a node nobody placed is looked
-        # for first, the latest first (a rule reads a method, then the nodes in it it edits or
-        # quotes).
+        # Placed members whose text or words were asked about, or generated for a node in
+        # them, the latest last: where a node nobody placed is looked for first, the latest
+        # first (a rule reads a method, then the nodes in it it edits or quotes).
         self._asked: dict[_Unit, None] = {}
 
     def _place_members(
@@ -273,11 +273,13 @@ class StatementSourceMap(SourceMap):
         if span is None and self._pending:
             self._generate_holding(key, search=True)
             span = self._spans.get(key)
-        elif self._pending_members:
-            unit = self._owner.get(key)
-            if unit is not None and unit[1] is not None:
-                self._ask(unit)
         return span
+
+    def text(self, node: cst.CSTNode) -> str | None:
+        unit = self._owner.get(id(node))
+        if unit is not None and unit[1] is not None:
+            self._ask(unit)
+        return super().text(node)
 
     def _parent(self, key: int) -> int | None:
         parent = self._parents.get(key)
@@ -291,18 +293,16 @@ class StatementSourceMap(SourceMap):
         self._asked[unit] = None
 
     def _unit_span(self, unit: _Unit) -> tuple[int, int]:
-        number, position = unit
-        stmt: cst.CSTNode = self._module.body[number]
-        if position is not None:  # a placed member: its class's body is an IndentedBlock
-            stmt = cst.ensure_type(getattr(stmt, "body"), cst.IndentedBlock).body[position]  # noqa: B009
+        stmt = self._module.body[unit[0]] if unit[1] is None else self._member(unit)
         return self._spans[id(stmt)]
 
     def _generate_holding(self, key: int, *, search: bool) -> None:
         unit = self._owner.get(key)
         if unit is not None:
             if unit in self._pending_members:
-                self._ask(unit)
-                self._generate_member(unit)
+                if not self._place_name(unit, key):
+                    self._ask(unit)
+                    self._generate_member(unit)
                 return
             if unit[0] in self._pending:
                 self._generate(unit[0])
@@ -331,13 +331,43 @@ class StatementSourceMap(SourceMap):
 
     def _generate_member(self, unit: _Unit) -> None:
         del self._pending_members[unit]
+        self._record(self._member(unit), self._member_state(unit))
+
+    def _member(self, unit: _Unit) -> cst.BaseStatement:
         number, position = unit
         assert position is not None
-        block = self._module.body[number].body
+        block = getattr(self._module.body[number], "body", None)
+        assert isinstance(block, cst.IndentedBlock)
+        return block.body[position]
+
+    def _member_state(self, unit: _Unit) -> _RecordingState:
+        """A code generation at the indentation of the body *unit* is in."""
+        block = getattr(self._module.body[unit[0]], "body", None)
         assert isinstance(block, cst.IndentedBlock)
         state = _RecordingState(self._module)
         state.increase_indent(state.default_indent if block.indent is None else block.indent)
-        self._record(block.body[position], state)
+        return state
+
+    def _place_name(self, unit: _Unit, key: int) -> bool:
+        """Place node *key* if it is the name of the def or class *unit*, a placed member, by
+        generating only what comes before it (a finding points at a definition's name); False
+        where that was not done."""
+        definition = self._member(unit)
+        if (
+            not isinstance(definition, (cst.FunctionDef, cst.ClassDef))
+            or id(definition.name) != key
+        ):
+            return False
+        state = self._member_state(unit)
+        _head_tokens(definition, state)
+        spans: Spans = {}
+        start = self._spans[id(definition)][0]
+        text = _resolve(state.tokens, start, spans, {})  # type: ignore[arg-type]
+        if not self.code.startswith(text, start) or key not in spans:
+            return False  # generated whole instead, which tells whether it is exact
+        self._spans.setdefault(key, spans[key])
+        self._parents[key] = id(definition)
+        return True
 
     def _record(self, stmt: cst.CSTNode, state: _RecordingState) -> None:
         """Generate *stmt* (placed) in *state*, and keep its nodes' spans and parents if its
@@ -353,6 +383,29 @@ class StatementSourceMap(SourceMap):
         for key, span in spans.items():
             self._spans.setdefault(key, span)
         self._parents.update(parents)
+
+
+def _head_tokens(definition: cst.FunctionDef | cst.ClassDef, state: CodegenState) -> None:
+    """What LibCST's code generation of *definition* writes up to its name, the name
+    included (``FunctionDef._codegen_impl``, ``ClassDef._codegen_impl``). Its text is checked
+    against the module's: a LibCST that writes it otherwise gets the whole definition
+    generated instead."""
+    for line in definition.leading_lines:
+        line._codegen(state)
+    for decorator in definition.decorators:
+        decorator._codegen(state)
+    for line in definition.lines_after_decorators:
+        line._codegen(state)
+    state.add_indent_tokens()
+    if isinstance(definition, cst.FunctionDef):
+        if definition.asynchronous is not None:
+            definition.asynchronous._codegen(state)
+        state.add_token("def")
+        definition.whitespace_after_def._codegen(state)
+    else:
+        state.add_token("class")
+        definition.whitespace_after_class._codegen(state)
+    definition.name._codegen(state)
 
 
 def statement_offsets(
