@@ -533,20 +533,30 @@ def compute_all(
             tick(results[task.index])
         return results
 
-    from concurrent.futures import FIRST_COMPLETED, wait
+    import queue
     from concurrent.futures.process import BrokenProcessPool
 
     pool: ProcessPoolExecutor | None = None
     pending: dict[Future[Computed], Task] = {}
+    # Each future as it finishes (its callback): one wait per result, where waiting for the
+    # first of the pending futures installs and removes a waiter on every one of them.
+    finished: queue.SimpleQueue[Future[Computed]] = queue.SimpleQueue()
+
+    def submit(task: Task) -> None:
+        assert pool is not None
+        future = pool.submit(compute, task)
+        pending[future] = task
+        future.add_done_callback(finished.put)
+
     try:
         pool = started_pool if started_pool is not None else new_pool(jobs)
         if not (started_pool is not None and warmed):
             _warm_pool(pool, min(jobs, len(seen)))
         for task in seen:
-            pending[pool.submit(compute, task)] = task
+            submit(task)
         for task in upcoming:
             seen.append(task)
-            pending[pool.submit(compute, task)] = task
+            submit(task)
         budgets = [t.budget for t in seen if t.budget is not None]
         # Workers give up on a file themselves (deadline.py). If none finishes anything for
         # this long, those still running are stuck in native code: kill them, and the
@@ -557,21 +567,21 @@ def compute_all(
             timeout = None
             if stuck_after is not None:
                 timeout = stuck_after if started else stuck_after + _POOL_STARTUP
-            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
-            if not done:
+            try:
+                future = finished.get(timeout=timeout)
+            except queue.Empty:
                 break
             started = True
-            for future in done:
-                task = pending.pop(future)
-                try:
-                    results[task.index] = future.result()
-                except BrokenProcessPool:
-                    continue  # retried one by one below
-                except Exception as exc:
-                    results[task.index] = Computed(
-                        task.index, error=f"internal error: {type(exc).__name__}: {exc}"
-                    )
-                tick(results[task.index])
+            task = pending.pop(future)
+            try:
+                results[task.index] = future.result()
+            except BrokenProcessPool:
+                continue  # retried one by one below
+            except Exception as exc:
+                results[task.index] = Computed(
+                    task.index, error=f"internal error: {type(exc).__name__}: {exc}"
+                )
+            tick(results[task.index])
     except BrokenProcessPool:
         pass  # a worker died (crash, OOM kill): the unfinished files are retried one by one
     except (OSError, NotImplementedError):
