@@ -25,7 +25,8 @@ def found_inside(
     """Whether some node *hit* accepts lies in the subtree of a statement *scope* accepts (the
     scope node included). Linear: a scope's subtree is searched once and not entered again,
     since any scope nested in it can only hold hits already looked for. Outside the scopes
-    only statements are visited: a statement never lies inside an expression."""
+    only statements are visited: a statement never lies inside an expression. In source
+    order, where a class's hooks usually are first (a bridging ``setUp``)."""
     pending: list[ast.AST] = [tree]
     while pending:
         node = pending.pop()
@@ -33,7 +34,7 @@ def found_inside(
             if _any_below(node, hit):
                 return True
             continue
-        pending.extend(child_statements(node))
+        pending.extend(reversed(child_statements(node)))
     return False
 
 
