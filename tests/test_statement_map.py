@@ -289,26 +289,6 @@ def test_a_method_nobody_looks_into_is_never_generated() -> None:
     assert lazy.inexact
 
 
-def test_a_rewrite_beside_a_method_libcst_does_not_reproduce_keeps_the_statement_map() -> None:
-    """The method LibCST would write back otherwise is not the one rewritten: it is kept as
-    its own lines, and the map stays exact (no second attempt with whole-module maps)."""
-    code = (
-        "import asyncio\nimport unittest\n\n\nclass Base(unittest.TestCase):\n"
-        "    def setUp(self):\n        self.loop = asyncio.new_event_loop()\n"
-        "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
-        "    def tearDown(self):\n        try:\n            self.loop.close()\n"
-        "        except RuntimeError :\n            pass\n\n"
-        "    async def asyncSetUp(self):\n        self.ready = True\n"
-    )
-    attempt = engine._Attempt()
-    settings = engine._Settings(None, False, None, None, True)
-    result = engine._fix(code, settings, True, False, None, attempt)
-    assert attempt.maps and not attempt.inexact()
-    assert result == engine._fix(code, settings, True, False, None, None)
-    assert result.changed and "except RuntimeError :" in result.code
-    assert "run_coroutine_sync(self.asyncSetUp(), self.loop)" in result.code
-
-
 def test_a_node_of_another_tree_is_not_searched_for_by_mentions() -> None:
     """``mentions`` is asked of a rewrite's new nodes too: those are not looked for by
     generating every statement (only a hinted node's statement is generated)."""
@@ -349,22 +329,43 @@ def test_the_engine_rewrites_alike_with_either_map(name: str, code: str, unsafe:
     assert lazy == whole
 
 
-def test_a_rewrite_touching_a_statement_libcst_does_not_reproduce_falls_back() -> None:
-    """The bridge's method holds ``except RuntimeError :`` (LibCST drops the space): its map is
-    inexact, so the engine starts again with whole-module maps, whose splice keeps that line
-    as written."""
+_ODD_TEAR_DOWN = (
+    "    def tearDown(self):\n        try:\n            self.loop.close()\n"
+    "        except RuntimeError :\n            pass\n\n"
+)
+_ODD_SET_UP = (
+    "    def setUp(self):\n        try:\n            self.loop = asyncio.new_event_loop()\n"
+    "        except RuntimeError :\n            raise\n\n"
+    "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
+)
+_PLAIN_SET_UP = (
+    "    def setUp(self):\n        self.loop = asyncio.new_event_loop()\n"
+    "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("methods", "inexact"),
+    [
+        # The bridge's method holds it: generated, it is not its lines, so the engine starts
+        # again with whole-module maps, whose splice keeps that line as written.
+        pytest.param(_ODD_SET_UP, True, id="in-the-rewritten-method"),
+        # Another method holds it: never generated, kept as its own lines; the map stays exact.
+        pytest.param(_PLAIN_SET_UP + _ODD_TEAR_DOWN, False, id="beside-it"),
+    ],
+)
+def test_a_rewrite_near_a_statement_libcst_does_not_reproduce(methods: str, inexact: bool) -> None:
+    """``except RuntimeError :`` comes back from LibCST as ``except RuntimeError:``."""
     code = (
         "import asyncio\nimport unittest\n\n\nclass Base(unittest.TestCase):\n"
-        "    def setUp(self):\n        try:\n            self.loop = asyncio.new_event_loop()\n"
-        "        except RuntimeError :\n            raise\n\n"
-        "        self.loop.run_until_complete(self.asyncSetUp())\n\n"
-        "    async def asyncSetUp(self):\n        self.ready = True\n"
+        + methods
+        + "    async def asyncSetUp(self):\n        self.ready = True\n"
     )
     attempt = engine._Attempt()
     settings = engine._Settings(None, False, None, None, True)
     with contextlib.suppress(Exception):  # an inexact map may fail anywhere: it is redone
         engine._fix(code, settings, True, False, None, attempt)
-    assert attempt.inexact()
+    assert attempt.maps and attempt.inexact() == inexact
     result = engine.fix_source(code)
     assert result == engine._fix(code, settings, True, False, None, None)
     assert result.changed and "except RuntimeError :" in result.code
