@@ -8,7 +8,6 @@ answered with ``UNKNOWN`` instead of a guess, so rules can report rather than re
 from __future__ import annotations
 
 import ast
-import bisect
 import contextlib
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -248,16 +247,13 @@ class ModuleIndex:
         (they are indented); None where that cannot be done. The same tree as that of its
         own code generation but for positions: LibCST writes a node's tokens back as they
         are, and the indentation it regenerates is not in the tree."""
-        source = self._source
-        span = source.known_span(id(node)) if source is not None else None
-        if source is None or span is None:
-            return None
-        starts = source._line_starts
-        first = bisect.bisect_right(starts, span[0]) - 1 + len(node.leading_lines)
-        if first >= len(starts) or not source.code.startswith((" ", "\t"), starts[first]):
+        lines = None
+        if self._source is not None:
+            lines = self._source.known_lines(node, len(node.leading_lines))
+        if lines is None or not lines.startswith((" ", "\t")):
             return None
         try:
-            wrapper = ast.parse("if 1:\n" + source.code[starts[first] : span[1]])
+            wrapper = ast.parse("if 1:\n" + lines)
         except SyntaxError:
             return None
         body = wrapper.body[0].body if isinstance(wrapper.body[0], ast.If) else []

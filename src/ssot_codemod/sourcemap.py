@@ -85,6 +85,18 @@ class SourceMap:
             return None
         return self.code[span[0] : span[1]]
 
+    def known_lines(self, node: cst.CSTNode, skipped: int) -> str | None:
+        """The node's text from its line *skipped* (0-based) on, where its place is known
+        without generating code and it starts a line (None elsewhere): a statement without
+        the leading lines LibCST gave it."""
+        span = self.known_span(id(node))
+        if span is None:
+            return None
+        line = bisect.bisect_right(self._line_starts, span[0]) - 1
+        if self._line_starts[line] != span[0] or line + skipped >= len(self._line_starts):
+            return None
+        return self.code[self._line_starts[line + skipped] : span[1]]
+
     def mentions(self, node: cst.CSTNode, words: tuple[str, ...]) -> bool | None:
         """Whether the node's text contains any of *words* (None if not in the module); a
         search in place, with no copy of the text."""
