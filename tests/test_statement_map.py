@@ -71,6 +71,8 @@ SHAPES = {
 }
 SHAPES["crlf"] = SHAPES["comments-around-decorators"].replace("\n", "\r\n")
 SHAPES["cr"] = SHAPES["nested-compounds"].replace("\n", "\r")
+SHAPES["class-bodies-crlf"] = SHAPES["class-bodies"].replace("\n", "\r\n")
+SHAPES["class-bodies-cr"] = SHAPES["class-bodies"].replace("\n", "\r")
 
 
 def _fixture_files() -> list[Path]:
