@@ -52,6 +52,8 @@ import bench_gates  # noqa: E402
 import gen_monorepo  # noqa: E402
 import gen_quarantine_project  # noqa: E402
 
+from ssot_codemod.cpus import available_cpus  # noqa: E402
+
 PY = sys.executable
 BIN = Path(PY).parent
 GREP_PATTERN = "run_until_complete|asyncSetUp"
@@ -500,7 +502,7 @@ def bench_apply(report: Report, work: Path, runs: int, quick: bool) -> None:
     def fresh() -> None:
         fresh_copy(source, target)
 
-    jobs = os.cpu_count() or 1
+    jobs = available_cpus()  # what apply's default -j is
     targets = [str(target / f.name) for f in files]
     pairs: list[tuple[str, Sample, Sample]] = []
     # (jobs, flags, what, CPUs both sides may use: None for all). As many runs as the other

@@ -131,7 +131,7 @@ def _rule_options(f: F) -> F:
                 "--jobs",
                 type=click.IntRange(min=1),
                 metavar="N",
-                help="Parallel worker processes (default: CPU count).",
+                help="Parallel worker processes (default: the CPUs this process may use).",
             ),
             click.option(
                 "--file-timeout",

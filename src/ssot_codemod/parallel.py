@@ -358,11 +358,10 @@ def one_job_worker(writes_meanwhile: bool) -> bool:
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, where the system tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on macOS and Windows
-        return os.cpu_count() or 1
+    """The CPUs this process may run on: its affinity, capped by its cgroups' CPU quota."""
+    from ssot_codemod.cpus import available_cpus
+
+    return available_cpus()
 
 
 def _system_threads() -> int:
@@ -605,6 +604,8 @@ def compute_all(
 
 
 def effective_jobs(jobs: int | None) -> int:
+    """``-j``, or by default as many as :func:`usable_cpus` (not the machine's CPU count: a
+    pinned process or a CPU-capped container would only run its workers by turns)."""
     if jobs is None:
-        return os.cpu_count() or 1
+        return usable_cpus()
     return max(1, jobs)
