@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["available_cpus", "cgroup_cpu_limit"]
@@ -42,15 +43,21 @@ def cgroup_cpu_limit(root: Path = Path("/")) -> float | None:
         return None
     limits = [
         limit
-        for directory, top, version in _cgroup_directories(root, memberships, mounts)
-        if (limit := _limit_upwards(directory, top, version)) is not None
+        for directory, top, quota in _cgroup_directories(root, memberships, mounts)
+        if (limit := _limit_upwards(directory, top, quota)) is not None
     ]
     return min(limits) if limits else None
 
 
-def _cgroup_directories(root: Path, memberships: str, mounts: str) -> list[tuple[Path, Path, int]]:
-    """(this process's cgroup directory, its hierarchy's mount point, 1 or 2) for the cgroup
-    v2 hierarchy and the v1 hierarchy with the ``cpu`` controller, where each is mounted."""
+_Quota = Callable[[Path], "float | None"]
+
+
+def _cgroup_directories(
+    root: Path, memberships: str, mounts: str
+) -> list[tuple[Path, Path, _Quota]]:
+    """(this process's cgroup directory, its hierarchy's mount point, the reader of a cgroup's
+    quota there) for the cgroup v2 hierarchy and the v1 hierarchy with the ``cpu`` controller,
+    where each is mounted."""
     paths: dict[int, str] = {}  # hierarchy version -> this process's cgroup path in it
     for line in memberships.splitlines():
         hierarchy, _, rest = line.partition(":")
@@ -59,7 +66,7 @@ def _cgroup_directories(root: Path, memberships: str, mounts: str) -> list[tuple
             paths.setdefault(2, path)
         elif "cpu" in controllers.split(","):
             paths.setdefault(1, path)
-    found: dict[int, tuple[Path, Path, int]] = {}
+    found: dict[int, tuple[Path, Path]] = {}  # by hierarchy version
     for line in mounts.splitlines():
         # "<id> <parent> <dev> <root> <mount point> <options> [optional...] - <type> <source>
         # <super options>"
@@ -85,16 +92,19 @@ def _cgroup_directories(root: Path, memberships: str, mounts: str) -> list[tuple
             directory = point / own[len(inside) :].lstrip("/")
         else:
             directory = point
-        found[version] = (directory, point, version)
-    return list(found.values())
+        found[version] = (directory, point)
+    return [
+        (directory, point, _quota_v2 if version == 2 else _quota_v1)
+        for version, (directory, point) in found.items()
+    ]
 
 
-def _limit_upwards(directory: Path, top: Path, version: int) -> float | None:
+def _limit_upwards(directory: Path, top: Path, quota: _Quota) -> float | None:
     """The smallest CPU quota set on *directory* and its parents up to *top* (inclusive)."""
     limits = []
     current = directory
     while True:
-        limit = _quota_v2(current) if version == 2 else _quota_v1(current)
+        limit = quota(current)
         if limit is not None:
             limits.append(limit)
         if current == top or current.parent == current:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ssot_codemod.cpus import available_cpus as usable_cpus  # its affinity and CPU quota
 from ssot_codemod.results import one_line
 from ssot_codemod.types import EngineError, Finding
 
@@ -355,13 +356,6 @@ def one_job_worker(writes_meanwhile: bool) -> bool:
         and not multiprocessing.current_process().daemon
         and start_method() == "fork"
     )
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on: its affinity, capped by its cgroups' CPU quota."""
-    from ssot_codemod.cpus import available_cpus
-
-    return available_cpus()
 
 
 def _system_threads() -> int:
